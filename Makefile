@@ -1,0 +1,92 @@
+# nwq build: one library of objects, the `nwq` CLI, the doctest binary and the benchmarks.
+# CPU-only when nvcc is absent; USE_CUDA=1/0 overrides the detection. SAN=1 adds ASan+UBSan.
+
+CXX      ?= g++
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+USE_CUDA ?= $(if $(NVCC),1,0)
+SAN      ?= 0
+# Extra header folders, for machines without Debian's -dev packages (see README: GPU machines).
+BLAS_INCLUDE ?=
+STB_INCLUDE  ?=
+BLAS_LIB     ?= -lopenblas
+
+BUILD    := build
+OPT      := -O2
+ifeq ($(SAN),1)
+  BUILD  := build-san
+  OPT    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+INCLUDES := -I. $(addprefix -I,$(BLAS_INCLUDE) $(STB_INCLUDE))
+CXXFLAGS := -std=c++17 $(OPT) -march=x86-64-v2 -mavx2 -mfma -Wall -Wextra -fopenmp -MMD -MP $(INCLUDES)
+LDFLAGS  := $(OPT) -fopenmp
+LDLIBS   := $(BLAS_LIB) -lstb -lpthread
+
+LIB_DIRS := core autograd ops models data quant
+LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
+CU_SRCS  :=
+
+ifeq ($(USE_CUDA),1)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+  GPU_ARCH  ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d '.')
+  ifeq ($(GPU_ARCH),)
+    NVCC_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+  else
+    NVCC_ARCH := -gencode arch=compute_$(GPU_ARCH),code=sm_$(GPU_ARCH)
+  endif
+  CU_SRCS   := $(wildcard cuda/*.cu)
+  CXXFLAGS  += -DNWQ_USE_CUDA
+  NVCCFLAGS := -std=c++17 -O2 $(NVCC_ARCH) -I. $(addprefix -I,$(BLAS_INCLUDE)) -MMD -MP \
+               -DNWQ_USE_CUDA -Xcompiler -Wall,-Wextra
+  LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
+endif
+
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o) $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
+TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tests/*.cpp))
+TOOL_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tools/*.cpp))
+BENCH_OBJS:= $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard bench/*.cpp))
+
+.PHONY: all test bench demo clean setup golden
+
+all: $(BUILD)/nwq $(BUILD)/nwq_tests
+
+$(BUILD)/libnwq.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/nwq: $(TOOL_OBJS) $(BUILD)/libnwq.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/nwq_tests: $(TEST_OBJS) $(BUILD)/libnwq.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/nwq_bench: $(BENCH_OBJS) $(BUILD)/libnwq.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	$(MAKE) $(BUILD)/nwq_tests $(BUILD)/nwq
+	$(BUILD)/nwq_tests $(TEST_ARGS)
+
+demo: setup
+	$(MAKE) $(BUILD)/nwq
+	bash scripts/demo.sh $(BUILD)/nwq
+
+bench: setup
+	$(MAKE) $(BUILD)/nwq_bench
+	$(BUILD)/nwq_bench $(BENCH_ARGS)
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)

@@ -1,0 +1,42 @@
+// Allocators own raw device memory. CPU memory is 64-byte aligned; the CUDA backend
+// installs a caching allocator through set_cuda_allocator (called from cuda/'s registration list).
+#pragma once
+#include <cstddef>
+
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
+
+namespace nwq {
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr, size_t bytes) = 0;
+};
+
+// Device-level helpers the CUDA backend fills in (memcpy across devices, memset, sync).
+struct DeviceBackend {
+  Allocator* allocator = nullptr;
+  void (*copy_to_host)(void* dst, const void* src, size_t bytes) = nullptr;
+  void (*copy_from_host)(void* dst, const void* src, size_t bytes) = nullptr;
+  void (*copy_device)(void* dst, const void* src, size_t bytes) = nullptr;
+  void (*memset_zero)(void* dst, size_t bytes) = nullptr;
+  void (*synchronize)() = nullptr;
+  // Gathers a strided view (src points at its first element) into contiguous dst.
+  void (*strided_copy)(void* dst, const void* src, size_t elem_size, int ndim,
+                       const int64_t* sizes, const int64_t* strides) = nullptr;
+  void (*fill)(void* dst, DType dtype, int64_t n, double value) = nullptr;
+  void (*add_f32)(float* dst, const float* src, int64_t n) = nullptr;  // dst += src
+  void (*cast)(void* dst, DType dst_dtype, const void* src, DType src_dtype, int64_t n) = nullptr;
+};
+
+Allocator* cpu_allocator();
+// The CUDA backend; its fields are null in a CPU-only build (cuda_available() is false then).
+DeviceBackend& cuda_backend();
+bool cuda_available();
+Allocator* allocator_for(Device device);
+
+}  // namespace nwq
