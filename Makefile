@@ -9,6 +9,9 @@ SAN      ?= 0
 BLAS_INCLUDE ?=
 STB_INCLUDE  ?=
 BLAS_LIB     ?= -lopenblas
+# Without Debian's libstb.so: make STB_LIB= STB_IMPL=1 (compiles data/stb_impl.cpp's copy).
+STB_LIB      ?= -lstb
+STB_IMPL     ?= 0
 
 BUILD    := build
 OPT      := -O2
@@ -18,11 +21,15 @@ ifeq ($(SAN),1)
 endif
 
 INCLUDES := -I. $(addprefix -I,$(BLAS_INCLUDE) $(STB_INCLUDE))
-CXXFLAGS := -std=c++17 $(OPT) -march=x86-64-v2 -mavx2 -mfma -Wall -Wextra -fopenmp -MMD -MP $(INCLUDES)
+ARCH_FLAGS ?= -mavx2 -mfma
+CXXFLAGS := -std=c++17 $(OPT) $(ARCH_FLAGS) -Wall -Wextra -fopenmp -MMD -MP $(INCLUDES)
 LDFLAGS  := $(OPT) -fopenmp
-LDLIBS   := $(BLAS_LIB) -lstb -lpthread
+LDLIBS   := $(BLAS_LIB) $(STB_LIB) -lpthread
+ifeq ($(STB_IMPL),1)
+  CXXFLAGS += -DNWQ_STB_IMPLEMENTATION
+endif
 
-LIB_DIRS := core autograd ops models data quant
+LIB_DIRS := core autograd ops optim models data train quant tools/lib
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 CU_SRCS  :=
 

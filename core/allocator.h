@@ -1,5 +1,5 @@
 // Allocators own raw device memory. CPU memory is 64-byte aligned; the CUDA backend
-// installs a caching allocator through set_cuda_allocator (called from cuda/'s registration list).
+// installs a caching allocator and its helpers into cuda_backend() (cuda/register.cu).
 #pragma once
 #include <cstddef>
 
@@ -17,6 +17,15 @@ class Allocator {
   virtual void deallocate(void* ptr, size_t bytes) = 0;
 };
 
+// Counters of the CUDA caching allocator. Byte counts are of rounded block sizes.
+struct DeviceMemoryStats {
+  size_t in_use = 0;         // bytes held by live allocations
+  size_t peak = 0;           // highest in_use since start or the last reset_peak()
+  size_t cached = 0;         // bytes in the allocator's free lists (reserved, not in use)
+  int64_t malloc_calls = 0;  // cudaMalloc calls so far (steady state: no new ones)
+  int64_t free_calls = 0;    // cudaFree calls so far (only when the cache is emptied)
+};
+
 // Device-level helpers the CUDA backend fills in (memcpy across devices, memset, sync).
 struct DeviceBackend {
   Allocator* allocator = nullptr;
@@ -31,6 +40,10 @@ struct DeviceBackend {
   void (*fill)(void* dst, DType dtype, int64_t n, double value) = nullptr;
   void (*add_f32)(float* dst, const float* src, int64_t n) = nullptr;  // dst += src
   void (*cast)(void* dst, DType dst_dtype, const void* src, DType src_dtype, int64_t n) = nullptr;
+  DeviceMemoryStats (*memory_stats)() = nullptr;
+  void (*reset_peak)() = nullptr;   // peak := in_use
+  void (*empty_cache)() = nullptr;  // cudaFree every cached (unused) block
+  void (*set_tf32)(bool enabled) = nullptr;  // TF32 tensor-core math in cuBLAS sgemm (off by default)
 };
 
 Allocator* cpu_allocator();

@@ -1,0 +1,52 @@
+// The model table (see models/registry.h). One row per model.
+#include "models/registry.h"
+
+#include "models/resnet_cifar.h"
+
+namespace nwq {
+
+namespace {
+
+// A factory for a CIFAR ResNet of the given depth.
+std::function<ModelPtr(int, int, Rng&)> cifar_resnet(int depth) {
+  return [depth](int num_classes, int in_channels, Rng& rng) -> ModelPtr {
+    return std::make_shared<CifarResNet>(depth, in_channels, num_classes, rng);
+  };
+}
+
+}  // namespace
+
+const std::vector<ModelEntry>& model_table() {
+  static const std::vector<ModelEntry> table = {
+      {"resnet20", "CIFAR ResNet-20 (He et al. 2016, option-A shortcut), 0.27M params",
+       cifar_resnet(20)},
+      {"resnet32", "CIFAR ResNet-32 (He et al. 2016, option-A shortcut), 0.46M params",
+       cifar_resnet(32)},
+      {"resnet44", "CIFAR ResNet-44 (He et al. 2016, option-A shortcut), 0.66M params",
+       cifar_resnet(44)},
+      {"resnet56", "CIFAR ResNet-56 (He et al. 2016, option-A shortcut), 0.85M params",
+       cifar_resnet(56)},
+  };
+  return table;
+}
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const ModelEntry& e : model_table()) names.push_back(e.name);
+  return names;
+}
+
+ModelPtr create_model(const std::string& name, int num_classes, int in_channels, uint64_t seed) {
+  NWQ_CHECK(num_classes > 0 && in_channels > 0, "create_model(", name, "): invalid num_classes ",
+            num_classes, " or in_channels ", in_channels);
+  for (const ModelEntry& e : model_table()) {
+    if (e.name != name) continue;
+    Rng rng(seed);
+    return e.create(num_classes, in_channels, rng);
+  }
+  std::string known;
+  for (const std::string& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error(str("unknown model '", name, "'; known models: ", known));
+}
+
+}  // namespace nwq

@@ -1,0 +1,61 @@
+// `nwq eval`: loads weights and reports top-1, top-5, loss and images/s on a test split.
+// The model name is read from the weights' metadata when --model is not given.
+#include <cstdio>
+
+#include "core/safetensors.h"
+#include "train/trainer.h"
+#include "tools/commands.h"
+#include "tools/lib/cli_common.h"
+
+namespace nwq {
+
+static std::string model_from_metadata(const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
+  for (const auto& [k, v] : file.metadata) {
+    if (k == "model") return v;
+  }
+  throw Error(str(path, ": no 'model' in the file's metadata; pass --model"));
+}
+
+int cmd_eval(const std::vector<std::string>& args) {
+  ArgParser a("eval", "Evaluates weights on the test split of a data set.");
+  a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
+  a.add("--weights", "FILE", "", "weights to evaluate (safetensors)");
+  a.add("--data", "SPEC", "fmnist", "data set: fmnist or fmnist:DIR");
+  a.add("--batch", "N", "256", "batch size");
+  a.add("--device", "D", "cpu", "cpu or cuda[:N]");
+  a.add("--workers", "N", "2", "data-loading threads");
+  a.add("--limit", "N", "-1", "evaluate only the first N test images (-1: all)");
+  a.add_switch("--quiet", "no progress bar");
+  a.add_switch("--json", "print one JSON line of results on stdout");
+  a.parse(args);
+  if (a.help_requested()) {
+    std::fputs(a.help().c_str(), stdout);
+    return 0;
+  }
+  NWQ_CHECK(a.has("--weights"), "eval: --weights FILE is required");
+  std::string weights = a.get("--weights");
+  std::string model_name = a.has("--model") ? a.get("--model") : model_from_metadata(weights);
+  EvalOptions o;
+  o.batch = a.get_int("--batch", 1, 1 << 16);
+  o.device = device_from_flag(a);
+  o.workers = workers_from_flag(a);
+  o.limit = a.get_int("--limit", -1, INT64_MAX);
+  o.progress = !a.on("--quiet");
+  DataSplits data = open_data(a.get("--data"), false, false);
+  ModelPtr model = build_model(model_name, data, 0, weights);
+  model->to(o.device);
+  EvalResult r = evaluate(*model, *data.test, o);
+  double rate = r.seconds > 0 ? double(r.images) / r.seconds : 0;
+  std::fprintf(stderr, "%s on %s: top1 %.2f%% top5 %.2f%% loss %.4f, %lld images, %.0f images/s\n",
+               model_name.c_str(), data.name.c_str(), r.top1, r.top5, r.loss, (long long)r.images,
+               rate);
+  if (a.on("--json")) {
+    print_json_line(Json::object({{"model", model_name}, {"data", data.name}, {"top1", r.top1},
+                                  {"top5", r.top5}, {"loss", r.loss}, {"images", Json(r.images)},
+                                  {"seconds", r.seconds}, {"images_per_second", rate}}));
+  }
+  return 0;
+}
+
+}  // namespace nwq

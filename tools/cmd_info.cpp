@@ -1,0 +1,66 @@
+// `nwq info FILE`: tensors (name, dtype, shape), parameter count, bytes and metadata of a
+// safetensors file, as a table or (--json) one JSON line.
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/safetensors.h"
+#include "tools/commands.h"
+#include "tools/lib/args.h"
+
+namespace nwq {
+
+static std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+int cmd_info(const std::vector<std::string>& all_args) {
+  ArgParser args("info", "Lists the tensors and metadata of a safetensors FILE.");
+  args.add("--file", "FILE", "", "the safetensors file (or give it as the first word)");
+  args.add_switch("--json", "print one JSON line instead of a table");
+  std::vector<std::string> rest = all_args;
+  if (!rest.empty() && rest[0].rfind("--", 0) != 0) rest[0] = "--file=" + rest[0];
+  args.parse(rest);
+  if (args.help_requested()) {
+    std::fputs(args.help().c_str(), stdout);
+    return 0;
+  }
+  NWQ_CHECK(args.on("--file"), "info: give a safetensors file: nwq info FILE");
+  std::string path = args.get("--file");
+  SafetensorsFile file = read_safetensors(path);
+  int64_t params = 0;
+  uint64_t bytes = 0;
+  Json tensors = Json::array();
+  for (const SafetensorsEntry& e : file.entries) {
+    int64_t n = 1;
+    for (int64_t d : e.shape) n *= d;
+    params += n;
+    bytes += e.end - e.begin;
+    Json shape = Json::array();
+    for (int64_t d : e.shape) shape.push_back(Json(d));
+    tensors.push_back(Json::object({{"name", e.name}, {"dtype", dtype_traits(e.dtype).safetensors_name},
+                                    {"shape", shape}}));
+  }
+  Json meta = Json::object();
+  for (const auto& [k, v] : file.metadata) meta.set(k, Json(v));
+  if (args.on("--json")) {
+    Json out = Json::object({{"file", path}, {"tensors", Json(int64_t(file.entries.size()))},
+                             {"elements", Json(params)}, {"bytes", Json(int64_t(bytes))},
+                             {"metadata", meta}, {"entries", tensors}});
+    std::printf("%s\n", to_json(out).c_str());
+    return 0;
+  }
+  std::printf("%s: %zu tensors, %lld elements, %.2f MB of data\n", path.c_str(),
+              file.entries.size(), static_cast<long long>(params), double(bytes) / 1e6);
+  for (const SafetensorsEntry& e : file.entries) {
+    std::printf("  %-48s %-4s %s\n", e.name.c_str(), dtype_traits(e.dtype).safetensors_name,
+                shape_text(e.shape).c_str());
+  }
+  if (!file.metadata.empty()) std::printf("metadata:\n");
+  for (const auto& [k, v] : file.metadata) std::printf("  %s: %s\n", k.c_str(), v.c_str());
+  return 0;
+}
+
+}  // namespace nwq

@@ -1,0 +1,101 @@
+// `nwq train`: trains a model on a data set with SGD + momentum and a cosine (or other) LR
+// schedule, evaluates on the test split after each epoch, and saves the weights.
+#include <cstdio>
+
+#include "train/progress.h"
+#include "train/trainer.h"
+#include "tools/commands.h"
+#include "tools/lib/cli_common.h"
+
+namespace nwq {
+
+static void declare_train_flags(ArgParser& a) {
+  a.add("--model", "NAME", "resnet20", "model name (" + [] {
+    std::string s;
+    for (const std::string& n : model_names()) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }() + ")");
+  a.add("--data", "SPEC", "fmnist", "data set: fmnist or fmnist:DIR");
+  a.add("--epochs", "N", "15", "training epochs");
+  a.add("--batch", "N", "128", "batch size");
+  a.add("--lr", "X", "0.1", "peak learning rate");
+  a.add("--momentum", "X", "0.9", "SGD momentum (nesterov)");
+  a.add("--wd", "X", "5e-4", "weight decay");
+  a.add("--schedule", "S", "cosine", "LR schedule: cosine, linear, constant or step:SIZE:GAMMA");
+  a.add("--warmup", "EPOCHS", "0", "linear LR warm-up length in epochs");
+  a.add("--label-smoothing", "X", "0", "cross-entropy label smoothing");
+  a.add("--seed", "N", "0", "seed for initialisation, shuffling and augmentation");
+  a.add("--device", "D", "cpu", "cpu or cuda[:N]");
+  a.add("--workers", "N", "2", "data-loading threads");
+  a.add("--limit", "N", "-1", "train on only the first N images of each epoch (-1: all)");
+  a.add("--weights", "FILE", "", "start from these weights (safetensors)");
+  a.add("--out", "FILE", "", "save the trained weights here (safetensors)");
+  a.add_switch("--no-augment", "turn off random crop and flip");
+  a.add_switch("--quiet", "no progress bars");
+  a.add_switch("--json", "print one JSON line of results on stdout");
+}
+
+static TrainOptions train_options(const ArgParser& a) {
+  TrainOptions o;
+  o.epochs = a.get_int("--epochs", 1, 100000);
+  o.batch = a.get_int("--batch", 1, 1 << 16);
+  o.lr = a.get_double("--lr", 0, 100);
+  o.momentum = a.get_double("--momentum", 0, 0.9999);
+  o.nesterov = o.momentum > 0;
+  o.weight_decay = a.get_double("--wd", 0, 1);
+  o.schedule = a.get("--schedule");
+  o.warmup_epochs = a.get_double("--warmup", 0, double(o.epochs));
+  o.label_smoothing = a.get_double("--label-smoothing", 0, 0.99);
+  o.seed = static_cast<uint64_t>(a.get_int("--seed", 0, INT64_MAX));
+  o.device = device_from_flag(a);
+  o.workers = workers_from_flag(a);
+  o.limit = a.get_int("--limit", -1, INT64_MAX);
+  o.progress = !a.on("--quiet");
+  return o;
+}
+
+int cmd_train(const std::vector<std::string>& args) {
+  ArgParser a("train", "Trains a model from scratch (or from --weights) and reports test top-1.");
+  declare_train_flags(a);
+  a.parse(args);
+  if (a.help_requested()) {
+    std::fputs(a.help().c_str(), stdout);
+    return 0;
+  }
+  TrainOptions o = train_options(a);
+  std::string model_name = a.get("--model");
+  DataSplits data = open_data(a.get("--data"), !a.on("--no-augment"));
+  ModelPtr model = build_model(model_name, data, o.seed, a.has("--weights") ? a.get("--weights") : "");
+  model->to(o.device);
+  std::fprintf(stderr, "train %s on %s: %lld train / %lld test images, %lld parameters, %s\n",
+               model_name.c_str(), data.name.c_str(), (long long)data.train->size(),
+               (long long)data.test->size(), (long long)model->num_parameters(),
+               o.device.name().c_str());
+  auto history = train_classifier(*model, *data.train, data.test.get(), o, [](const EpochStats& s) {
+    std::fprintf(stderr, "epoch %lld: train loss %.4f acc %.2f%% | test loss %.4f top1 %.2f%% | %s\n",
+                 (long long)s.epoch, s.train_loss, s.train_top1, s.test.loss, s.test.top1,
+                 format_duration(s.seconds + s.test.seconds).c_str());
+  });
+  const EpochStats& last = history.back();
+  double seconds = 0;
+  for (const EpochStats& s : history) seconds += s.seconds + s.test.seconds;
+  if (a.has("--out")) {
+    model->save(a.get("--out"), {{"model", model_name}, {"data", data.name},
+                                 {"num_classes", std::to_string(data.num_classes)},
+                                 {"in_channels", std::to_string(data.channels)},
+                                 {"epochs", std::to_string(o.epochs)},
+                                 {"top1", str(last.test.top1)}, {"seed", std::to_string(o.seed)}});
+    std::fprintf(stderr, "saved %s\n", a.get("--out").c_str());
+  }
+  std::fprintf(stderr, "test top1 %.2f%% after %lld epochs (%s)\n", last.test.top1,
+               (long long)o.epochs, format_duration(seconds).c_str());
+  if (a.on("--json")) {
+    print_json_line(Json::object({{"model", model_name}, {"data", data.name},
+                                  {"top1", last.test.top1}, {"loss", last.test.loss},
+                                  {"images", Json(last.test.images)}, {"epochs", Json(o.epochs)},
+                                  {"seconds", seconds}}));
+  }
+  return 0;
+}
+
+}  // namespace nwq

@@ -1,0 +1,23 @@
+// Pieces shared by the nwq subcommands: the --device flag, building a model for a data set,
+// loading weights into it, and printing the --json summary line.
+#pragma once
+#include <string>
+
+#include "core/json.h"
+#include "data/sources.h"
+#include "models/registry.h"
+#include "tools/lib/args.h"
+
+namespace nwq {
+
+// Reads --device, checking that CUDA is there when asked for.
+Device device_from_flag(const ArgParser& args);
+// Reads --workers (0..64).
+int workers_from_flag(const ArgParser& args);
+// Creates the model for the data's channels and classes; loads weights when path is not empty.
+ModelPtr build_model(const std::string& name, const DataSplits& data, uint64_t seed,
+                     const std::string& weights_path);
+// Prints one JSON line on stdout.
+void print_json_line(const Json& value);
+
+}  // namespace nwq
