@@ -21,12 +21,16 @@ CudaKernel<ClampFwdFn> relu_forward_cuda;  // cuda/activation.cu
 CudaKernel<ClampBwdFn> relu_backward_cuda;
 CudaKernel<SgdStepFn> sgd_step_cuda;  // cuda/optimizer.cu
 CudaKernel<AdamStepFn> adam_step_cuda;
+// -- elementwise, reduce, shape, loss, batch_norm kernels --
+// -- conv2d, depthwise, linear, pooling kernels --
 
 static void register_cuda_kernels() {
   relu_forward_kernel.cuda_f32 = relu_forward_cuda;
   relu_backward_kernel.cuda_f32 = relu_backward_cuda;
   sgd_step_kernel.cuda_f32 = sgd_step_cuda;
   adam_step_kernel.cuda_f32 = adam_step_cuda;
+  // -- elementwise, reduce, shape, loss, batch_norm kernels --
+  // -- conv2d, depthwise, linear, pooling kernels --
 }
 
 static void fill_device_backend(DeviceBackend& b) {

@@ -22,7 +22,8 @@ using ModulePtr = std::shared_ptr<Module>;
 //   &weight). The slots must stay where they are for the module's lifetime (modules are neither
 //   copyable nor movable, so members of `this` qualify; containers use std::deque).
 // - An undefined tensor in a parameter/buffer slot (a conv without bias) is skipped by every
-//   listing, state_dict and load_state_dict; defining it later makes it appear.
+//   listing, state_dict and load_state_dict; defining it later makes it appear (set its
+//   requires_grad yourself then: registration only marks tensors defined at that time).
 // - Listings are in torch's order: a module's own parameters, then its own buffers, then each
 //   child (recursively) in registration order. Names are dotted: "layer2.0.conv1.weight".
 // - Children are always called through their ModulePtr member at call time, never through a

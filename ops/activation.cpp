@@ -32,8 +32,8 @@ static Tensor clamped_linear(const char* name, const Tensor& x_in, double lo, do
     using T = decltype(zero);
     relu_forward_kernel.get<T>(x.device())(x.data<T>(), y.data<T>(), x.numel(), T(lo), T(hi));
   });
-  if (should_record({x})) {
-    record(name, {x}, y, [x = x.detach(), name, lo, hi](const Tensor& gy_in, const std::vector<bool>&) {
+  if (should_record({x_in})) {  // record the caller's tensor: x may be a graph-less copy
+    record(name, {x_in}, y, [x = x.detach(), name, lo, hi](const Tensor& gy_in, const std::vector<bool>&) {
       Tensor gy = gy_in.contiguous();
       Tensor gx = Tensor::empty(x.sizes(), x.dtype(), x.device());
       visit_float(x.dtype(), name, [&](auto zero) {

@@ -165,7 +165,8 @@ static Tensor add_or_sub(const char* name, BinaryOp op, const Tensor& a, const T
   if (should_record({a, b})) {
     const bool minus = op == BinaryOp::Sub;
     record(name, {a, b}, y,
-           [ash = a.sizes(), bsh = b.sizes(), minus](const Tensor& gy, const std::vector<bool>& needs) {
+           [ash = a.sizes(), bsh = b.sizes(), minus](const Tensor& gy,
+                                                     const std::vector<bool>& needs) {
              Tensor ga, gb;
              if (needs[0]) ga = sum_to(gy, ash);
              if (needs[1]) gb = minus ? neg(sum_to(gy, bsh)) : sum_to(gy, bsh);
@@ -229,9 +230,10 @@ Tensor broadcast_to(const Tensor& x_in, const Shape& shape) {
     });
   }
   if (should_record({x_in})) {
-    record("broadcast_to", {x_in}, y, [xsh = x.sizes()](const Tensor& gy, const std::vector<bool>&) {
-      return std::vector<Tensor>{sum_to(gy, xsh)};
-    });
+    record("broadcast_to", {x_in}, y,
+           [xsh = x.sizes()](const Tensor& gy, const std::vector<bool>&) {
+             return std::vector<Tensor>{sum_to(gy, xsh)};
+           });
   }
   return y;
 }

@@ -34,8 +34,10 @@ static void unary_forward_cpu(const T* x, T* y, int64_t n, UnaryParams p) {
     case UnaryOp::Square: return map_cpu(x, y, n, [](T v) { return v * v; });
     case UnaryOp::Exp: return map_cpu(x, y, n, [](T v) { return std::exp(v); });
     case UnaryOp::Log: return map_cpu(x, y, n, [](T v) { return std::log(v); });
-    case UnaryOp::Sigmoid: return map_cpu(x, y, n, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-    case UnaryOp::Clamp: return map_cpu(x, y, n, [=](T v) { return v < s0 ? s0 : (v > s1 ? s1 : v); });
+    case UnaryOp::Sigmoid:
+      return map_cpu(x, y, n, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+    case UnaryOp::Clamp:
+      return map_cpu(x, y, n, [=](T v) { return v < s0 ? s0 : (v > s1 ? s1 : v); });
     case UnaryOp::Abs: return map_cpu(x, y, n, [](T v) { return std::abs(v); });
     case UnaryOp::Sqrt: return map_cpu(x, y, n, [](T v) { return std::sqrt(v); });
     case UnaryOp::Pow: return map_cpu(x, y, n, [=](T v) { return std::pow(v, s0); });

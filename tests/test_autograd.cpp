@@ -49,3 +49,14 @@ TEST_CASE("autograd: gradient check of relu and relu6 away from kinks") {
   test::gradcheck([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x});
   test::gradcheck([](const std::vector<Tensor>& in) { return relu6(in[0]); }, {x});
 }
+
+TEST_CASE("autograd: a non-contiguous leaf still receives its gradient") {
+  Tensor base = test::tensor({-1, 2, 3, -4, 5, 6}, {2, 3});
+  Tensor xt = base.permute({1, 0});  // a strided leaf: ops run on a contiguous copy of it
+  xt.set_requires_grad(true);
+  CHECK_FALSE(xt.is_contiguous());
+  backward(relu(xt), test::tensor({1, 2, 3, 4, 5, 6}, {3, 2}));
+  REQUIRE(xt.grad().defined());
+  // xt = [[-1,-4],[2,5],[3,6]]: the gradient passes where xt > 0.
+  CHECK(xt.grad().to_vector<double>() == std::vector<double>{0, 0, 3, 4, 5, 6});
+}
