@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "ops/backend.h"
-#include "tools/commands.h"
+#include "tools/lib/commands.h"
 
 static const char* kUsage =
     "usage: nwq <command> [flags]\n"

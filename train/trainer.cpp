@@ -111,6 +111,7 @@ std::vector<EpochStats> train_classifier(Module& model, const Dataset& train, co
       eo.device = options.device;
       eo.workers = options.workers;
       eo.progress = options.progress;
+      eo.limit = options.eval_limit;
       s.test = evaluate(model, *test, eo);
     }
     history.push_back(s);

@@ -38,7 +38,8 @@ struct TrainOptions {
   Device device = Device::cpu();
   int workers = 2;
   bool progress = true;
-  int64_t limit = -1;  // train on the first `limit` images of each epoch's order (-1: all)
+  int64_t limit = -1;       // train on the first `limit` images of each epoch's order (-1: all)
+  int64_t eval_limit = -1;  // evaluate on the first `eval_limit` test images (-1: all)
 };
 
 struct EpochStats {

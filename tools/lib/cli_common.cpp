@@ -1,6 +1,9 @@
 // Shared subcommand helpers.
 #include "tools/lib/cli_common.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "core/allocator.h"
@@ -23,6 +26,18 @@ ModelPtr build_model(const std::string& name, const DataSplits& data, uint64_t s
   ModelPtr model = create_model(name, data.num_classes, static_cast<int>(data.channels), seed);
   if (!weights_path.empty()) model->load(weights_path);
   return model;
+}
+
+void check_output_path(const std::string& path, const std::string& flag) {
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  struct stat st;
+  NWQ_CHECK(stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), flag, " ", path, ": folder '", dir,
+            "' does not exist");
+  NWQ_CHECK(access(dir.c_str(), W_OK) == 0, flag, " ", path, ": folder '", dir,
+            "' is not writable");
+  NWQ_CHECK(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), flag, " ", path,
+            ": is a folder");
 }
 
 void print_json_line(const Json& value) {

@@ -17,6 +17,8 @@ int workers_from_flag(const ArgParser& args);
 // Creates the model for the data's channels and classes; loads weights when path is not empty.
 ModelPtr build_model(const std::string& name, const DataSplits& data, uint64_t seed,
                      const std::string& weights_path);
+// Throws naming flag unless path's folder exists and is writable (checked before long work).
+void check_output_path(const std::string& path, const std::string& flag);
 // Prints one JSON line on stdout.
 void print_json_line(const Json& value);
 

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/safetensors.h"
-#include "tools/commands.h"
+#include "tools/lib/commands.h"
 #include "tools/lib/args.h"
 
 namespace nwq {

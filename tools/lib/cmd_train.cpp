@@ -4,7 +4,7 @@
 
 #include "train/progress.h"
 #include "train/trainer.h"
-#include "tools/commands.h"
+#include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
 
 namespace nwq {
@@ -28,6 +28,7 @@ static void declare_train_flags(ArgParser& a) {
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
   a.add("--workers", "N", "2", "data-loading threads");
   a.add("--limit", "N", "-1", "train on only the first N images of each epoch (-1: all)");
+  a.add("--eval-limit", "N", "-1", "evaluate on only the first N test images (-1: all)");
   a.add("--weights", "FILE", "", "start from these weights (safetensors)");
   a.add("--out", "FILE", "", "save the trained weights here (safetensors)");
   a.add_switch("--no-augment", "turn off random crop and flip");
@@ -50,6 +51,7 @@ static TrainOptions train_options(const ArgParser& a) {
   o.device = device_from_flag(a);
   o.workers = workers_from_flag(a);
   o.limit = a.get_int("--limit", -1, INT64_MAX);
+  o.eval_limit = a.get_int("--eval-limit", -1, INT64_MAX);
   o.progress = !a.on("--quiet");
   return o;
 }
@@ -63,6 +65,7 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   }
   TrainOptions o = train_options(a);
+  if (a.has("--out")) check_output_path(a.get("--out"), "--out");
   std::string model_name = a.get("--model");
   DataSplits data = open_data(a.get("--data"), !a.on("--no-augment"));
   ModelPtr model = build_model(model_name, data, o.seed, a.has("--weights") ? a.get("--weights") : "");

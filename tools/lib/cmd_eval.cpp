@@ -4,7 +4,7 @@
 
 #include "core/safetensors.h"
 #include "train/trainer.h"
-#include "tools/commands.h"
+#include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
 
 namespace nwq {

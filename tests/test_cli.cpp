@@ -1,0 +1,110 @@
+// The nwq subcommands called as functions: flag errors name the flag, bad files name the file,
+// and a tiny train -> save -> eval round trip reproduces the accuracy it reported.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "core/tensor_io.h"
+#include "data/fashion_mnist.h"
+#include "data/sources.h"
+#include "models/registry.h"
+#include "tools/lib/args.h"
+#include "tools/lib/commands.h"
+#include "train/trainer.h"
+
+using namespace nwq;
+
+static std::string temp_path(const std::string& name) {
+  return "/tmp/nwq_cli_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+static bool have_fmnist() {
+  std::ifstream f(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz");
+  return f.good();
+}
+
+TEST_CASE("cli: flag parsing errors name the flag") {
+  ArgParser a("test", "a test");
+  a.add("--n", "N", "3", "a number");
+  a.add("--x", "X", "", "a word");
+  a.add_switch("--on", "a switch");
+  CHECK_THROWS_WITH_AS(a.parse({"--nope"}), doctest::Contains("unknown flag --nope"), Error);
+  ArgParser b = a;
+  CHECK_THROWS_WITH_AS(b.parse({"--n"}), doctest::Contains("--n needs a value"), Error);
+  ArgParser c = a;
+  c.parse({"--n=12x"});
+  CHECK_THROWS_WITH_AS(c.get_int("--n", 0, 100), doctest::Contains("expects an integer"), Error);
+  ArgParser d = a;
+  d.parse({"--n", "170"});
+  CHECK_THROWS_WITH_AS(d.get_int("--n", 0, 100), doctest::Contains("must be in [0, 100]"), Error);
+  ArgParser e = a;
+  CHECK_THROWS_WITH_AS(e.parse({"--on=1"}), doctest::Contains("takes no value"), Error);
+  ArgParser f = a;
+  CHECK_THROWS_WITH_AS(f.parse({"--n", "1", "--n", "2"}), doctest::Contains("given twice"), Error);
+  ArgParser g = a;
+  CHECK_THROWS_WITH_AS(g.parse({"stray"}), doctest::Contains("unexpected argument 'stray'"), Error);
+  ArgParser h = a;
+  h.parse({"--on"});
+  CHECK(h.on("--on"));
+  CHECK(h.get_int("--n", 0, 10) == 3);
+  CHECK_FALSE(h.has("--x"));
+  CHECK_THROWS_WITH_AS(h.get("--x"), doctest::Contains("--x is required"), Error);
+}
+
+TEST_CASE("cli: train and eval refuse bad input before doing work") {
+  CHECK_THROWS_WITH_AS(cmd_train({"--model", "resnet7", "--limit", "1"}),
+                       doctest::Contains("resnet20"), Error);
+  CHECK_THROWS_WITH_AS(cmd_train({"--epochs", "0"}), doctest::Contains("--epochs"), Error);
+  CHECK_THROWS_WITH_AS(cmd_train({"--data", "mnist9"}), doctest::Contains("--data"), Error);
+  CHECK_THROWS_WITH_AS(cmd_train({"--out", "/no/such/dir/w.safetensors"}),
+                       doctest::Contains("does not exist"), Error);
+  CHECK_THROWS_WITH_AS(cmd_train({"--device", "tpu"}), doctest::Contains("--device"), Error);
+  CHECK_THROWS_WITH_AS(cmd_eval({}), doctest::Contains("--weights"), Error);
+  CHECK_THROWS_WITH_AS(cmd_eval({"--weights", "/no/such/file.safetensors"}),
+                       doctest::Contains("/no/such/file.safetensors"), Error);
+  std::string junk = temp_path("junk.safetensors");
+  std::ofstream(junk) << "not a safetensors file at all";
+  CHECK_THROWS_WITH_AS(cmd_eval({"--weights", junk, "--model", "resnet20"}),
+                       doctest::Contains(junk.c_str()), Error);
+  CHECK_THROWS_WITH_AS(cmd_info({junk}), doctest::Contains(junk.c_str()), Error);
+  std::remove(junk.c_str());
+}
+
+TEST_CASE("cli: weights of the wrong model are refused with the key names") {
+  if (!have_fmnist()) {
+    MESSAGE("skipped: Fashion-MNIST is not installed");
+    return;
+  }
+  std::string path = temp_path("r32.safetensors");
+  create_model("resnet32", 10, 1, 0)->save(path, {{"model", "resnet32"}});
+  CHECK_THROWS_WITH_AS(cmd_eval({"--weights", path, "--model", "resnet20", "--quiet"}),
+                       doctest::Contains("unexpected"), Error);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
+  if (!have_fmnist()) {
+    MESSAGE("skipped: Fashion-MNIST is not installed");
+    return;
+  }
+  std::string path = temp_path("tiny.safetensors");
+  CHECK(cmd_train({"--epochs", "1", "--limit", "256", "--batch", "64", "--eval-limit", "500",
+                   "--quiet", "--out", path}) == 0);
+  TensorFile saved = load_safetensors(path);
+  CHECK(saved.meta("model") == "resnet20");
+  CHECK(saved.contains("layer3.2.bn2.running_var"));
+  double reported = std::stod(saved.meta("top1"));
+  CHECK(cmd_eval({"--weights", path, "--limit", "500", "--quiet"}) == 0);
+  // The same evaluation through the library API gives the accuracy train reported.
+  DataSplits data = open_data("fmnist", false, false);
+  ModelPtr model = create_model("resnet20", 10, 1, 99);
+  model->load(path);
+  EvalOptions o;
+  o.limit = 500;
+  o.progress = false;
+  CHECK(evaluate(*model, *data.test, o).top1 == doctest::Approx(reported).epsilon(1e-9));
+  std::remove(path.c_str());
+}
