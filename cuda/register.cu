@@ -7,6 +7,11 @@
 #include "cuda/cublas_handle.h"
 #include "cuda/cuda_check.h"
 #include "ops/activation.h"
+#include "ops/batch_norm.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
 #include "optim/optimizer.h"
 
 namespace nwq {
@@ -22,6 +27,27 @@ CudaKernel<ClampBwdFn> relu_backward_cuda;
 CudaKernel<SgdStepFn> sgd_step_cuda;  // cuda/optimizer.cu
 CudaKernel<AdamStepFn> adam_step_cuda;
 // -- elementwise, reduce, shape, loss, batch_norm kernels --
+CudaKernel<BinaryFwdFn> binary_forward_cuda;  // cuda/elementwise_binary.cu
+CudaKernel<ExpandFn> expand_cuda;
+CudaKernel<UnaryFwdFn> unary_forward_cuda;  // cuda/elementwise_unary.cu
+CudaKernel<UnaryBwdFn> unary_backward_cuda;
+CudaKernel<WhereFwdFn> where_forward_cuda;
+CudaKernel<WhereBwdFn> where_backward_cuda;
+CudaKernel<GreaterFn> greater_cuda;
+CudaKernel<SumFn> sum_cuda;  // cuda/reduce.cu
+CudaKernel<SlabCopyFn> slab_copy_cuda;  // cuda/shape.cu
+CudaKernel<SubsampleFwdFn> subsample_forward_cuda;
+CudaKernel<SubsampleBwdFn> subsample_backward_cuda;
+CudaKernel<LogSoftmaxFwdFn> log_softmax_forward_cuda;  // cuda/loss.cu
+CudaKernel<LogSoftmaxBwdFn> log_softmax_backward_cuda;
+CudaKernel<CrossEntropyFwdFn> cross_entropy_forward_cuda;
+CudaKernel<CrossEntropyBwdFn> cross_entropy_backward_cuda;
+CudaKernel<MseFwdFn> mse_loss_forward_cuda;
+CudaKernel<MseBwdFn> mse_loss_backward_cuda;
+CudaKernel<BatchNormTrainFwdFn> batch_norm_forward_train_cuda;  // cuda/batch_norm.cu
+CudaKernel<BatchNormEvalFwdFn> batch_norm_forward_eval_cuda;
+CudaKernel<BatchNormTrainBwdFn> batch_norm_backward_train_cuda;
+CudaKernel<BatchNormEvalBwdFn> batch_norm_backward_eval_cuda;
 // -- conv2d, depthwise, linear, pooling kernels --
 
 static void register_cuda_kernels() {
@@ -30,6 +56,27 @@ static void register_cuda_kernels() {
   sgd_step_kernel.cuda_f32 = sgd_step_cuda;
   adam_step_kernel.cuda_f32 = adam_step_cuda;
   // -- elementwise, reduce, shape, loss, batch_norm kernels --
+  binary_forward_kernel.cuda_f32 = binary_forward_cuda;
+  expand_kernel.cuda_f32 = expand_cuda;
+  unary_forward_kernel.cuda_f32 = unary_forward_cuda;
+  unary_backward_kernel.cuda_f32 = unary_backward_cuda;
+  where_forward_kernel.cuda_f32 = where_forward_cuda;
+  where_backward_kernel.cuda_f32 = where_backward_cuda;
+  greater_kernel.cuda_f32 = greater_cuda;
+  sum_kernel.cuda_f32 = sum_cuda;
+  slab_copy_kernel.cuda_f32 = slab_copy_cuda;
+  subsample_forward_kernel.cuda_f32 = subsample_forward_cuda;
+  subsample_backward_kernel.cuda_f32 = subsample_backward_cuda;
+  log_softmax_forward_kernel.cuda_f32 = log_softmax_forward_cuda;
+  log_softmax_backward_kernel.cuda_f32 = log_softmax_backward_cuda;
+  cross_entropy_forward_kernel.cuda_f32 = cross_entropy_forward_cuda;
+  cross_entropy_backward_kernel.cuda_f32 = cross_entropy_backward_cuda;
+  mse_loss_forward_kernel.cuda_f32 = mse_loss_forward_cuda;
+  mse_loss_backward_kernel.cuda_f32 = mse_loss_backward_cuda;
+  batch_norm_forward_train_kernel.cuda_f32 = batch_norm_forward_train_cuda;
+  batch_norm_forward_eval_kernel.cuda_f32 = batch_norm_forward_eval_cuda;
+  batch_norm_backward_train_kernel.cuda_f32 = batch_norm_backward_train_cuda;
+  batch_norm_backward_eval_kernel.cuda_f32 = batch_norm_backward_eval_cuda;
   // -- conv2d, depthwise, linear, pooling kernels --
 }
 
