@@ -30,14 +30,20 @@ void InMemoryImageDataset::get(int64_t index, float* dst, Rng& rng) const {
   label(index);  // range check
   int64_t C = data_.channels, H = data_.height, W = data_.width;
   const uint8_t* src = data_.pixels.data() + index * C * H * W;
-  if (transform_.crop_padding > 0) {
-    std::vector<float> plain(C * H * W);
-    to_float_normalized(src, plain.data(), C, H, W, transform_.mean.data(), transform_.std.data());
-    random_crop_with_padding(plain.data(), dst, C, H, W, transform_.crop_padding, rng);
-  } else {
+  if (transform_.crop_padding == 0) {
     to_float_normalized(src, dst, C, H, W, transform_.mean.data(), transform_.std.data());
+    if (transform_.random_flip) maybe_flip(dst, C, H, W, rng);
+    return;
   }
+  // As torchvision: pad with black (0 before normalizing), crop, flip, then normalize.
+  std::vector<float> zeros(C, 0.0f), ones(C, 1.0f), plain(C * H * W);
+  to_float_normalized(src, plain.data(), C, H, W, zeros.data(), ones.data());
+  random_crop_with_padding(plain.data(), dst, C, H, W, transform_.crop_padding, rng);
   if (transform_.random_flip) maybe_flip(dst, C, H, W, rng);
+  for (int64_t c = 0; c < C; ++c) {
+    float* p = dst + c * H * W;
+    for (int64_t i = 0; i < H * W; ++i) p[i] = (p[i] - transform_.mean[c]) / transform_.std[c];
+  }
 }
 
 ImageTransform fashion_mnist_transform(bool augment) {

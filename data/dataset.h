@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "data/fashion_mnist.h"
+#include "data/image_dataset.h"
 
 namespace nwq {
 

@@ -5,16 +5,9 @@
 #include <string>
 #include <vector>
 
-namespace nwq {
+#include "data/image_dataset.h"
 
-// A whole labelled image set in memory, as raw bytes.
-struct ImageDataset {
-  int64_t count = 0, channels = 0, height = 0, width = 0;
-  std::vector<uint8_t> pixels;  // count * channels * height * width bytes, CHW per image
-  std::vector<int64_t> labels;  // count class indices in [0, num_classes)
-  int num_classes = 0;
-  std::vector<std::string> class_names;  // num_classes names, index = label
-};
+namespace nwq {
 
 constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 

@@ -31,11 +31,13 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   if (options_.shuffle) {
     Rng rng = Rng(options_.seed).split(0x5eed0000ULL + static_cast<uint64_t>(epoch));
     order = rng.permutation(dataset_.size());
-  } else {
-    order.resize(dataset_.size());
-    for (int64_t i = 0; i < dataset_.size(); ++i) order[i] = i;
+    order.resize(num_samples());
+    return order;
   }
-  order.resize(num_samples());
+  // In order; a limit takes evenly spaced samples so that every class of a sorted folder shows.
+  int64_t n = num_samples(), size = dataset_.size();
+  order.resize(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = n == size ? i : i * size / n;
   return order;
 }
 

@@ -23,7 +23,8 @@ struct LoaderOptions {
   bool drop_last = false;
   uint64_t seed = 0;
   int workers = 2;          // threads building batches ahead (0: build on the caller's thread)
-  int64_t limit = -1;       // use only the first `limit` samples of the order (-1: all)
+  int64_t limit = -1;  // use `limit` samples (-1: all): the first of a shuffled order, else
+                       // evenly spaced ones (so a class-sorted folder keeps every class)
 };
 
 class DataLoader {

@@ -99,3 +99,33 @@ TEST_CASE("loader: bad options and transforms are refused") {
                        Error);
   CHECK_THROWS_WITH_AS(ds.label(9), doctest::Contains("out of range"), Error);
 }
+
+TEST_CASE("loader: crop padding is black before normalization, as in torchvision") {
+  ImageDataset white = tiny_images(1);
+  std::fill(white.pixels.begin(), white.pixels.end(), uint8_t{255});
+  ImageTransform t;
+  t.mean = {0.5f};
+  t.std = {0.5f};
+  t.crop_padding = 2;
+  InMemoryImageDataset ds(white, t);
+  std::vector<float> img(16);
+  int padded = 0;
+  for (uint64_t s = 0; s < 20; ++s) {
+    Rng rng(s);
+    ds.get(0, img.data(), rng);
+    for (float v : img) {
+      CHECK((v == doctest::Approx(1.0) || v == doctest::Approx(-1.0)));
+      padded += v < 0;
+    }
+  }
+  CHECK(padded > 0);
+}
+
+TEST_CASE("loader: an unshuffled limit takes evenly spaced samples") {
+  InMemoryImageDataset ds(tiny_images(10), plain_transform());
+  LoaderOptions o;
+  o.limit = 5;
+  CHECK(DataLoader(ds, o).epoch_order(0) == std::vector<int64_t>{0, 2, 4, 6, 8});
+  o.limit = 30;
+  CHECK(DataLoader(ds, o).epoch_order(0).size() == 10);
+}

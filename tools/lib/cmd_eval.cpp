@@ -21,7 +21,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   ArgParser a("eval", "Evaluates weights on the test split of a data set.");
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
   a.add("--weights", "FILE", "", "weights to evaluate (safetensors)");
-  a.add("--data", "SPEC", "fmnist", "data set: fmnist or fmnist:DIR");
+  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
   a.add("--batch", "N", "256", "batch size");
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
   a.add("--workers", "N", "2", "data-loading threads");

@@ -15,7 +15,7 @@ static void declare_train_flags(ArgParser& a) {
     for (const std::string& n : model_names()) s += (s.empty() ? "" : ", ") + n;
     return s;
   }() + ")");
-  a.add("--data", "SPEC", "fmnist", "data set: fmnist or fmnist:DIR");
+  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
   a.add("--epochs", "N", "15", "training epochs");
   a.add("--batch", "N", "128", "batch size");
   a.add("--lr", "X", "0.1", "peak learning rate");
