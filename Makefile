@@ -93,6 +93,11 @@ bench: setup
 	$(MAKE) $(BUILD)/nwq_bench
 	$(BUILD)/nwq_bench $(BENCH_ARGS)
 
+# Large model-zoo goldens (build/golden/, ~330 MB) from torchvision; the zoo tests skip without them.
+PYTHON_TORCH ?= /usr/bin/python3
+golden:
+	$(PYTHON_TORCH) tests/golden/make_zoo_goldens.py
+
 clean:
 	rm -rf build build-san
 

@@ -1,6 +1,8 @@
 // The model table (see models/registry.h). One row per model.
 #include "models/registry.h"
 
+#include "models/mobilenet_v2.h"
+#include "models/resnet.h"
 #include "models/resnet_cifar.h"
 
 namespace nwq {
@@ -26,6 +28,17 @@ const std::vector<ModelEntry>& model_table() {
        cifar_resnet(44)},
       {"resnet56", "CIFAR ResNet-56 (He et al. 2016, option-A shortcut), 0.85M params",
        cifar_resnet(56)},
+      {"resnet18", "torchvision ResNet-18 (7x7/2 conv + 3x3/2 max-pool stem), 11.7M params",
+       resnet18},
+      {"resnet34", "torchvision ResNet-34 (ImageNet stem), 21.8M params", resnet34},
+      {"resnet50", "torchvision ResNet-50 (Bottleneck v1.5, ImageNet stem), 25.6M params",
+       resnet50},
+      {"resnet18_cifar", "ResNet-18 with torchvision names, 3x3/1 stem and no max-pool (32x32 in)",
+       resnet18_cifar},
+      {"mobilenet_v2", "torchvision MobileNetV2 (width 1.0, ReLU6, dropout 0.2), 3.5M params",
+       mobilenet_v2},
+      {"mobilenetv2_cifar", "MobileNetV2 with torchvision names, stem and 24-channel stage at "
+       "stride 1 (32x32 in -> 4x4)", mobilenetv2_cifar},
   };
   return table;
 }
