@@ -3,3 +3,7 @@
 #pragma once
 
 void run_conv_bench();
+// ResNet-20 (Fashion-MNIST shape) training images/s, next to PyTorch CPU when installed.
+void run_train_bench();
+// ImageNet-shape ResNet-18 / MobileNetV2 inference and training step on the GPU vs PyTorch.
+void run_model_bench();

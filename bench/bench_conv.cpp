@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "bench/bench.h"
@@ -47,17 +49,31 @@ double seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Median wall time of `reps` runs after `warmup` runs.
-double median_time(const std::function<void()>& f, int warmup = 2, int reps = 7) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const double t0 = seconds();
-    f();
-    t.push_back(seconds() - t0);
-  }
+double time_once(const std::function<void()>& f) {
+  const double t0 = seconds();
+  f();
+  return seconds() - t0;
+}
+
+double median(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Runs the functions in turn, `rounds` times after one warm-up round, and returns each one's
+// median time. Interleaving keeps ratios honest when the machine's speed drifts.
+std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& fs,
+                                        int rounds = 11) {
+  std::vector<std::vector<double>> t(fs.size());
+  for (int r = 0; r <= rounds; ++r) {
+    for (size_t i = 0; i < fs.size(); ++i) {
+      const double dt = time_once(fs[i]);
+      if (r > 0) t[i].push_back(dt);
+    }
+  }
+  std::vector<double> out;
+  for (auto& ti : t) out.push_back(median(ti));
+  return out;
 }
 
 std::vector<float> random_buffer(int64_t n, uint64_t seed) {
@@ -67,28 +83,37 @@ std::vector<float> random_buffer(int64_t n, uint64_t seed) {
   return v;
 }
 
-// The best of the two ways to run the conv's N per-image GEMMs [M, K] x [K, ncols]: spread over
-// OpenMP threads with single-threaded OpenBLAS, or one after another with OpenBLAS's threads.
-double sgemm_time(int images, int M, int ncols, int K) {
-  const std::vector<float> a = random_buffer(int64_t(M) * K, 1), b = random_buffer(int64_t(K) * ncols, 2);
-  const int threads = omp_get_max_threads();
-  std::vector<float> c(size_t(threads) * M * ncols);
-  GemmParams p;
-  p.m = M, p.n = ncols, p.k = K, p.lda = K, p.ldb = ncols, p.ldc = ncols;
-  const double spread = median_time([&] {
+// The conv's GEMMs alone: `images` GEMMs [M, K] x [K, ncols] spread over OpenMP threads with
+// single-threaded OpenBLAS (as the conv kernels run them).
+struct GemmBench {
+  int images, M, ncols, K;
+  std::vector<float> a, b, c;
+  GemmBench(int images_, int M_, int ncols_, int K_)
+      : images(images_), M(M_), ncols(ncols_), K(K_), a(random_buffer(int64_t(M) * K, 1)),
+        b(random_buffer(int64_t(K) * ncols, 2)), c(size_t(omp_get_max_threads()) * M * ncols) {}
+  void one(float* out) const {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, ncols, K, 1.0f, a.data(), K,
+                b.data(), ncols, 0.0f, out, ncols);
+  }
+  void spread() {
     BlasThreadsGuard single(1);
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < images; ++n) {
-      cpu_gemm(p, a.data(), b.data(), c.data() + size_t(omp_get_thread_num()) * M * ncols);
-    }
-  });
-  const double serial = median_time([&] {
-    for (int n = 0; n < images; ++n) cpu_gemm(p, a.data(), b.data(), c.data());
-  });
-  return std::min(spread, serial);
-}
+    for (int n = 0; n < images; ++n) one(c.data() + size_t(omp_get_thread_num()) * M * ncols);
+  }
+  // The same GEMMs one after another with OpenBLAS's own threads, then a pause so that its
+  // spinning threads park before anything else is measured.
+  double blas_threaded_time() {
+    std::vector<double> t;
+    for (int r = 0; r < 8; ++r) t.push_back(time_once([&] {
+      for (int n = 0; n < images; ++n) one(c.data());
+    }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return median(t);
+  }
+};
 
-void bench_layer(const ConvLayer& l) {
+// Prints one table row; returns forward / sgemm.
+double bench_layer(const ConvLayer& l) {
   Conv2dShape s;
   s.N = l.N, s.C = l.C, s.H = s.W = l.H, s.O = l.O, s.KH = s.KW = l.K;
   s.p.stride_h = s.p.stride_w = l.stride, s.p.pad_h = s.p.pad_w = l.pad;
@@ -96,20 +121,22 @@ void bench_layer(const ConvLayer& l) {
   const int64_t x_size = int64_t(s.N) * s.C * s.H * s.W, y_size = int64_t(s.N) * s.O * s.OH * s.OW;
   const int K = s.C * s.KH * s.KW, ncols = s.OH * s.OW;
   const std::vector<float> x = random_buffer(x_size, 3), w = random_buffer(int64_t(s.O) * K, 4);
-  const std::vector<float> b = random_buffer(s.O, 5), gy = random_buffer(y_size, 6);
+  const std::vector<float> gy = random_buffer(y_size, 6);
   std::vector<float> y(y_size), gx(x_size), gw(int64_t(s.O) * K);
   const Device cpu = Device::cpu();
-  const double t_fwd = median_time([&] {
-    conv2d_forward_kernel.get<float>(cpu)(x.data(), w.data(), b.data(), y.data(), s);
-  });
-  const double t_bwd = median_time([&] {
-    conv2d_backward_input_kernel.get<float>(cpu)(gy.data(), w.data(), gx.data(), s);
-    conv2d_backward_weight_kernel.get<float>(cpu)(x.data(), gy.data(), gw.data(), s);
-  });
-  const double t_gemm = sgemm_time(s.N, s.O, ncols, K);
+  GemmBench gemm(s.N, s.O, ncols, K);
+  const std::vector<double> t = interleaved_medians({
+      [&] { conv2d_forward_kernel.get<float>(cpu)(x.data(), w.data(), nullptr, y.data(), s); },
+      [&] {
+        conv2d_backward_input_kernel.get<float>(cpu)(gy.data(), w.data(), gx.data(), s);
+        conv2d_backward_weight_kernel.get<float>(cpu)(x.data(), gy.data(), gw.data(), s);
+      },
+      [&] { gemm.spread(); }});
+  const double t_fwd = t[0], t_bwd = t[1], t_gemm = std::min(t[2], gemm.blas_threaded_time());
   const double gflop = 2.0 * s.N * s.O * ncols * K / 1e9;
   std::printf("%-34s %5d %6d %5d | %7.1f %7.1f %7.1f | %5.2f\n", l.name, s.O, ncols, K,
               gflop / t_fwd, 2 * gflop / t_bwd, gflop / t_gemm, t_gemm / t_fwd);
+  return t_gemm / t_fwd;
 }
 
 }  // namespace
@@ -118,8 +145,20 @@ void bench_layer(const ConvLayer& l) {
 void run_conv_bench() {
   std::printf("conv2d (float32, CPU): %d OpenMP threads, OpenBLAS %s, %d threads\n",
               omp_get_max_threads(), openblas_get_config(), openblas_get_num_threads());
-  std::printf("GFLOP/s, median of 7 after 2 warm-ups; sgemm = the conv's per-image GEMMs alone\n");
+  std::printf("GFLOP/s, medians of 11 interleaved rounds after a warm-up, no bias (as in ResNets);\n"
+              "sgemm = the conv's per-image GEMMs M x N x K alone, the faster of OpenMP-spread\n"
+              "(1-thread OpenBLAS per image) and OpenBLAS-threaded\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // OpenBLAS's start-up spin
   std::printf("%-34s %5s %6s %5s | %7s %7s %7s | %5s\n", "layer", "M", "N", "K", "fwd", "bwd",
               "sgemm", "fwd/sgemm");
-  for (const nwq::ConvLayer& l : nwq::kLayers) nwq::bench_layer(l);
+  double log_sum = 0, worst = 1e9;
+  int n3x3 = 0, below = 0;
+  for (const nwq::ConvLayer& l : nwq::kLayers) {
+    const double ratio = nwq::bench_layer(l);
+    if (l.K != 3) continue;
+    log_sum += std::log(ratio), worst = std::min(worst, ratio), ++n3x3;
+    if (ratio < 0.7) ++below;
+  }
+  std::printf("3x3 layers: forward/sgemm geometric mean %.2f, worst %.2f, %d of %d below the 0.70 "
+              "target\n", std::exp(log_sum / n3x3), worst, below, n3x3);
 }

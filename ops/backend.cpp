@@ -1,6 +1,9 @@
-// init_backends(): in a CUDA build, calls the registration list in cuda/register.cu.
+// init_backends(): keeps OpenBLAS single-threaded and, in a CUDA build, calls the registration
+// list in cuda/register.cu.
 // The CPU-only build compiles this file without any CUDA header.
 #include "ops/backend.h"
+
+#include <cblas.h>
 
 namespace nwq {
 
@@ -9,6 +12,9 @@ bool register_cuda_backend();  // cuda/register.cu
 #endif
 
 bool init_backends() {
+  // nwq parallelizes with OpenMP and calls OpenBLAS single-threaded: OpenBLAS's own threads
+  // keep spinning after a call and stall the OpenMP loops that follow (ops/linear.cpp).
+  openblas_set_num_threads(1);
 #ifdef NWQ_USE_CUDA
   static bool ready = register_cuda_backend();
   return ready;

@@ -1,6 +1,7 @@
 // conv2d: shape rules, the im2col + GEMM CPU kernels (per image and group: y = W col), and the
 // autograd wiring. 1x1 stride-1 unpadded convs skip im2col (col is x itself). Images are spread
-// over OpenMP threads with single-threaded GEMMs (measured faster than threaded GEMMs on 2 cores).
+// over OpenMP threads with single-threaded GEMMs: measured 1.2-3x faster on 2 cores than images
+// one after another with OpenBLAS's threads, or batched GEMMs (bench/bench_conv.cpp).
 #include "ops/conv2d.h"
 
 #include <omp.h>
@@ -18,25 +19,30 @@ namespace nwq {
 
 namespace {
 
-// Per-group GEMM sizes of one image: y_g [Og, ohw] = w_g [Og, Kg] x col_g [Kg, ohw].
+// Per-group GEMM sizes of one image: y_g [Og, ohw] = w_g [Og, Kg] x col_g [Kg, ohw], with col_g
+// built in tiles of output rows.
 struct GroupGeometry {
-  int Cg, Og, Kg, ohw;
+  int Cg, Og, Kg, OH, OW, ohw;
   int64_t x_image, y_image;  // elements per image of x and y
   bool pointwise;            // 1x1, stride 1, no padding: col_g is x_g itself
+  int tile_rows;             // output rows per im2col tile
   explicit GroupGeometry(const Conv2dShape& s)
-      : Cg(s.C / s.p.groups), Og(s.O / s.p.groups), Kg(Cg * s.KH * s.KW), ohw(s.OH * s.OW),
-        x_image(static_cast<int64_t>(s.C) * s.H * s.W),
+      : Cg(s.C / s.p.groups), Og(s.O / s.p.groups), Kg(Cg * s.KH * s.KW), OH(s.OH), OW(s.OW),
+        ohw(s.OH * s.OW), x_image(static_cast<int64_t>(s.C) * s.H * s.W),
         y_image(static_cast<int64_t>(s.O) * ohw),
         pointwise(s.KH == 1 && s.KW == 1 && s.p.stride_h == 1 && s.p.stride_w == 1 &&
-                  s.p.pad_h == 0 && s.p.pad_w == 0) {}
-  int64_t col_size() const { return pointwise ? 0 : static_cast<int64_t>(Kg) * ohw; }
+                  s.p.pad_h == 0 && s.p.pad_w == 0),
+        tile_rows(pointwise ? s.OH : im2col_tile_rows(Kg, s.OH, s.OW)) {}
+  int64_t col_size() const { return pointwise ? 0 : static_cast<int64_t>(Kg) * tile_rows * OW; }
+  int tiles() const { return (OH + tile_rows - 1) / tile_rows; }
+  RowTile tile(int t) const { return {t * tile_rows, std::min(OH, (t + 1) * tile_rows)}; }
 };
 
-bool spread_images(int N) { return N > 1 && omp_get_max_threads() > 1; }
+bool spread_images(int N) { return N > 1 && !omp_in_parallel() && omp_get_max_threads() > 1; }
 
 // Runs body(n, col) for every image n with a per-thread workspace col of col_size elements.
-// Several images: OpenMP over images, OpenBLAS single-threaded inside. One image: OpenBLAS's
-// own threads.
+// Several images: OpenMP over images, single-threaded GEMMs inside. One image: cpu_gemm splits
+// each GEMM over the threads itself.
 template <class T, class Body>
 void for_each_image(int N, int64_t col_size, Body body) {
   if (!spread_images(N)) {
@@ -53,19 +59,24 @@ void for_each_image(int N, int64_t col_size, Body body) {
   }
 }
 
-// One image: x [C, H, W] -> y [O, OH, OW] (assigns).
+// One image: x [C, H, W] -> y [O, OH, OW] (assigns), one GEMM per group and tile.
 template <class T>
 void forward_image(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s,
                    const GroupGeometry& g, T* col) {
-  GemmParams gp;
-  gp.m = g.Og, gp.n = g.ohw, gp.k = g.Kg, gp.lda = g.Kg, gp.ldb = g.ohw, gp.ldc = g.ohw;
   for (int grp = 0; grp < s.p.groups; ++grp) {
     const T* xg = x + static_cast<int64_t>(grp) * g.Cg * s.H * s.W;
-    if (!g.pointwise) im2col(xg, g.Cg, s, col);
     T* yg = y + static_cast<int64_t>(grp) * g.Og * g.ohw;
-    cpu_gemm(gp, w + static_cast<int64_t>(grp) * g.Og * g.Kg, g.pointwise ? xg : col, yg);
-    // Bias after the GEMM (y is still in cache): a GEMM with beta = 1 over a pre-filled y was
-    // measured up to 10x slower for small K (OpenBLAS 0.3.21's small-matrix path).
+    for (int t = 0; t < g.tiles(); ++t) {
+      const RowTile tile = g.tile(t);
+      GemmParams gp;
+      gp.m = g.Og, gp.n = (tile.oh1 - tile.oh0) * g.OW, gp.k = g.Kg, gp.lda = g.Kg;
+      gp.ldb = g.pointwise ? g.ohw : gp.n, gp.ldc = g.ohw;
+      if (!g.pointwise) im2col(xg, g.Cg, s, tile, col);
+      cpu_gemm(gp, w + static_cast<int64_t>(grp) * g.Og * g.Kg,
+               g.pointwise ? xg + tile.oh0 * g.OW : col, yg + tile.oh0 * g.OW);
+    }
+    // Bias after the GEMM: a GEMM with beta = 1 over a pre-filled y was measured up to 10x
+    // slower for small K (OpenBLAS 0.3.21's small-matrix path).
     for (int o = 0; b && o < g.Og; ++o) {
       const T bias = b[grp * g.Og + o];
       T* row = yg + static_cast<int64_t>(o) * g.ohw;
@@ -83,24 +94,27 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* b, T* y, Conv2dShape s)
   });
 }
 
-// One image: gx [C, H, W] = col2im(w_g^T gy_g) per group (assigns).
+// One image: gx [C, H, W] = col2im(w_g^T gy_g) per group and tile (assigns).
 template <class T>
 void backward_input_image(const T* gy, const T* w, T* gx, const Conv2dShape& s,
                           const GroupGeometry& g, T* col) {
-  GemmParams gp;
-  gp.trans_a = 1, gp.m = g.Kg, gp.n = g.ohw, gp.k = g.Og, gp.lda = g.Kg, gp.ldb = g.ohw;
-  gp.ldc = g.ohw;
   const int64_t gx_group = static_cast<int64_t>(g.Cg) * s.H * s.W;
   for (int grp = 0; grp < s.p.groups; ++grp) {
     const T* gyg = gy + static_cast<int64_t>(grp) * g.Og * g.ohw;
     const T* wg = w + static_cast<int64_t>(grp) * g.Og * g.Kg;
     T* gxg = gx + grp * gx_group;
-    if (g.pointwise) {
-      cpu_gemm(gp, wg, gyg, gxg);
-    } else {
-      cpu_gemm(gp, wg, gyg, col);
-      std::fill_n(gxg, gx_group, T(0));
-      col2im_add(col, g.Cg, s, gxg);
+    if (!g.pointwise) std::fill_n(gxg, gx_group, T(0));
+    for (int t = 0; t < g.tiles(); ++t) {
+      const RowTile tile = g.tile(t);
+      GemmParams gp;  // col [Kg, tile] = w_g^T [Kg, Og] x gy_g [Og, tile]
+      gp.trans_a = 1, gp.m = g.Kg, gp.n = (tile.oh1 - tile.oh0) * g.OW, gp.k = g.Og;
+      gp.lda = g.Kg, gp.ldb = g.ohw, gp.ldc = g.pointwise ? g.ohw : gp.n;
+      if (g.pointwise) {
+        cpu_gemm(gp, wg, gyg + tile.oh0 * g.OW, gxg + tile.oh0 * g.OW);
+      } else {
+        cpu_gemm(gp, wg, gyg + tile.oh0 * g.OW, col);
+        col2im_add(col, g.Cg, s, tile, gxg);
+      }
     }
   }
 }
@@ -114,18 +128,24 @@ void conv2d_backward_input_cpu(const T* gy, const T* w, T* gx, Conv2dShape s) {
   });
 }
 
-// One image: gw_g [Og, Kg] (+)= gy_g [Og, ohw] x col_g^T; assigns when !accumulate.
+// One image: gw_g [Og, Kg] (+)= gy_g [Og, ohw] x col_g^T, tile by tile; assigns when
+// !accumulate.
 template <class T>
 void backward_weight_image(const T* x, const T* gy, T* gw, bool accumulate, const Conv2dShape& s,
                            const GroupGeometry& g, T* col) {
-  GemmParams gp;
-  gp.trans_b = 1, gp.m = g.Og, gp.n = g.Kg, gp.k = g.ohw, gp.lda = g.ohw, gp.ldb = g.ohw;
-  gp.ldc = g.Kg, gp.beta = accumulate ? 1 : 0;
   for (int grp = 0; grp < s.p.groups; ++grp) {
     const T* xg = x + static_cast<int64_t>(grp) * g.Cg * s.H * s.W;
-    if (!g.pointwise) im2col(xg, g.Cg, s, col);
-    cpu_gemm(gp, gy + static_cast<int64_t>(grp) * g.Og * g.ohw, g.pointwise ? xg : col,
-             gw + static_cast<int64_t>(grp) * g.Og * g.Kg);
+    const T* gyg = gy + static_cast<int64_t>(grp) * g.Og * g.ohw;
+    for (int t = 0; t < g.tiles(); ++t) {
+      const RowTile tile = g.tile(t);
+      GemmParams gp;
+      gp.trans_b = 1, gp.m = g.Og, gp.n = g.Kg, gp.k = (tile.oh1 - tile.oh0) * g.OW;
+      gp.lda = g.ohw, gp.ldb = g.pointwise ? g.ohw : gp.k, gp.ldc = g.Kg;
+      gp.beta = (accumulate || t > 0) ? 1 : 0;
+      if (!g.pointwise) im2col(xg, g.Cg, s, tile, col);
+      cpu_gemm(gp, gyg + tile.oh0 * g.OW, g.pointwise ? xg + tile.oh0 * g.OW : col,
+               gw + static_cast<int64_t>(grp) * g.Og * g.Kg);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include "ops/linear.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <limits>
 
@@ -10,19 +11,55 @@
 
 namespace nwq {
 
-template <>
-void cpu_gemm<float>(const GemmParams& p, const float* a, const float* b, float* c) {
+namespace {
+
+void blas_gemm(const GemmParams& p, const float* a, const float* b, float* c) {
   cblas_sgemm(CblasRowMajor, p.trans_a ? CblasTrans : CblasNoTrans,
               p.trans_b ? CblasTrans : CblasNoTrans, p.m, p.n, p.k, p.alpha, a, p.lda, b, p.ldb,
               p.beta, c, p.ldc);
 }
 
-template <>
-void cpu_gemm<double>(const GemmParams& p, const double* a, const double* b, double* c) {
+void blas_gemm(const GemmParams& p, const double* a, const double* b, double* c) {
   cblas_dgemm(CblasRowMajor, p.trans_a ? CblasTrans : CblasNoTrans,
               p.trans_b ? CblasTrans : CblasNoTrans, p.m, p.n, p.k, p.alpha, a, p.lda, b, p.ldb,
               p.beta, c, p.ldc);
 }
+
+// Part `i` of `parts` of C, split along its longer side: rows (slices of op(A)) or columns
+// (slices of op(B)). Each part is one single-threaded BLAS call.
+template <class T>
+void gemm_part(const GemmParams& p, const T* a, const T* b, T* c, int i, int parts) {
+  GemmParams q = p;
+  if (p.m >= p.n) {
+    const int r0 = int(int64_t(p.m) * i / parts), r1 = int(int64_t(p.m) * (i + 1) / parts);
+    q.m = r1 - r0;
+    if (q.m > 0) blas_gemm(q, a + (p.trans_a ? r0 : int64_t(r0) * p.lda), b, c + int64_t(r0) * p.ldc);
+  } else {
+    const int c0 = int(int64_t(p.n) * i / parts), c1 = int(int64_t(p.n) * (i + 1) / parts);
+    q.n = c1 - c0;
+    if (q.n > 0) blas_gemm(q, a, b + (p.trans_b ? int64_t(c0) * p.ldb : c0), c + c0);
+  }
+}
+
+}  // namespace
+
+// OpenBLAS always runs single-threaded here; outside parallel regions a large GEMM is cut into
+// one part per OpenMP thread, so all CPU parallelism goes through OpenMP's one thread pool.
+// (OpenBLAS's own pthreads spin for ~0.1 s after each threaded call and were measured to stall
+// the OpenMP loops that follow by 8-16 ms per call on a 2-core machine.)
+template <class T>
+void cpu_gemm(const GemmParams& p, const T* a, const T* b, T* c) {
+  if (omp_in_parallel()) return blas_gemm(p, a, b, c);  // the caller holds BlasThreadsGuard(1)
+  BlasThreadsGuard single_threaded_blas(1);
+  const double flops = 2.0 * p.m * p.n * p.k;
+  const int parts = flops < (1 << 22) ? 1 : omp_get_max_threads();
+  if (parts < 2) return blas_gemm(p, a, b, c);
+#pragma omp parallel for schedule(static, 1) num_threads(parts)
+  for (int i = 0; i < parts; ++i) gemm_part(p, a, b, c, i, parts);
+}
+
+template void cpu_gemm<float>(const GemmParams&, const float*, const float*, float*);
+template void cpu_gemm<double>(const GemmParams&, const double*, const double*, double*);
 
 BlasThreadsGuard::BlasThreadsGuard(int threads) : previous_(openblas_get_num_threads()) {
   if (threads != previous_) openblas_set_num_threads(threads);

@@ -29,11 +29,14 @@ extern KernelSlot<GemmFn> gemm_kernel;
 extern KernelSlot<BiasRowsFn> bias_rows_kernel;
 extern KernelSlot<SumRowsFn> sum_rows_kernel;
 
-// The CPU GEMM itself (cblas_sgemm / cblas_dgemm), for kernels that call it on raw pointers.
+// The CPU GEMM (cblas_sgemm / cblas_dgemm) for kernels that call it on raw pointers. Outside
+// OpenMP parallel regions a large GEMM is split over OpenMP threads (single-threaded BLAS
+// calls); inside one it is a single BLAS call, so callers that spread work over OpenMP threads
+// hold a BlasThreadsGuard(1) around their loop.
 template <class T> void cpu_gemm(const GemmParams& p, const T* a, const T* b, T* c);
 
-// Sets OpenBLAS's thread count for a scope and restores it after. Kernels that parallelize
-// over images with OpenMP run single-threaded GEMMs inside (two thread pools on two cores fight).
+// Sets OpenBLAS's thread count for a scope and restores it after. nwq parallelizes with OpenMP
+// and keeps OpenBLAS single-threaded: two thread pools on two cores fight (see linear.cpp).
 class BlasThreadsGuard {
  public:
   explicit BlasThreadsGuard(int threads);

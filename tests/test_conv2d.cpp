@@ -45,6 +45,8 @@ const std::vector<ConvCase>& cases() {
       {"5x5 no padding, batch 1", {1, 2, 6, 7}, {2, 2, 5, 5}, params(1, 1, 0, 0), true},
       {"kernel equals padded input", {1, 2, 3, 2}, {2, 2, 5, 4}, params(1, 1, 1, 1), true},
       {"large stride, asymmetric padding", {2, 2, 8, 9}, {2, 2, 2, 3}, params(3, 4, 1, 2), true},
+      {"stride 2 with dilation 2", {1, 2, 9, 8}, {2, 2, 3, 3}, params(2, 2, 1, 2, 2, 2), false},
+      {"depthwise dilation 2", {1, 3, 7, 6}, {3, 1, 3, 3}, params(1, 1, 2, 1, 2, 2, 3), true},
   };
   return list;
 }
@@ -82,6 +84,33 @@ Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2
   return Tensor::from_vector(y, {N, O, OH, OW});
 }
 
+// The adjoint loops of naive_conv: gx and gw for upstream gradient gy.
+std::vector<Tensor> naive_conv_backward(const Tensor& x, const Tensor& w, const Tensor& gy,
+                                        const Conv2dParams& p) {
+  const int N = int(x.size(0)), C = int(x.size(1)), H = int(x.size(2)), W = int(x.size(3));
+  const int O = int(w.size(0)), Cg = int(w.size(1)), KH = int(w.size(2)), KW = int(w.size(3));
+  const int OH = int(gy.size(2)), OW = int(gy.size(3)), Og = O / p.groups;
+  std::vector<double> xv = x.to_vector<double>(), wv = w.to_vector<double>();
+  std::vector<double> gyv = gy.to_vector<double>(), gx(xv.size(), 0.0), gw(wv.size(), 0.0);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < O; ++o)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow)
+          for (int cg = 0; cg < Cg; ++cg)
+            for (int kh = 0; kh < KH; ++kh)
+              for (int kw = 0; kw < KW; ++kw) {
+                const int ih = oh * p.stride_h - p.pad_h + kh * p.dilation_h;
+                const int iw = ow * p.stride_w - p.pad_w + kw * p.dilation_w;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const size_t xi = ((size_t(n) * C + (o / Og) * Cg + cg) * H + ih) * W + iw;
+                const size_t wi = ((size_t(o) * Cg + cg) * KH + kh) * KW + kw;
+                const double g = gyv[((size_t(n) * O + o) * OH + oh) * OW + ow];
+                gx[xi] += wv[wi] * g;
+                gw[wi] += xv[xi] * g;
+              }
+  return {Tensor::from_vector(gx, x.sizes()), Tensor::from_vector(gw, w.sizes())};
+}
+
 }  // namespace
 
 TEST_CASE("conv2d: forward matches a naive loop in f64 and f32") {
@@ -107,6 +136,49 @@ TEST_CASE("conv2d: gradient check of x, w and b") {
                               c.bias ? test::random({c.w[0]}, seed++) : Tensor()};
     const Conv2dParams p = c.p;
     test::gradcheck([p](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], p); }, in);
+  }
+}
+
+TEST_CASE("conv2d: one large image (GEMMs split over threads) matches the naive loop") {
+  Tensor x = test::random({1, 32, 12, 11}, 51);
+  Tensor w = test::random({64, 32, 3, 3}, 52);
+  Tensor b = test::random({64}, 53);
+  Tensor y = conv2d(x, w, b, params(1, 1, 1, 1));
+  CHECK_CLOSE(y, naive_conv(x, w, b, params(1, 1, 1, 1)), 1e-12, 1e-12);
+  // Backward against the batched path: the same image twice gives twice the weight gradient.
+  Tensor gy = test::random(y.sizes(), 54, -1, 1, false);
+  backward(y, gy);
+  Tensor x2 = Tensor::zeros({2, 32, 12, 11}, DType::F64);
+  x2.slice(0, 0, 1).copy_(x.detach());
+  x2.slice(0, 1, 2).copy_(x.detach());
+  Tensor w2 = w.detach().clone().set_requires_grad(true);
+  Tensor gy2 = Tensor::zeros({2, 64, 12, 11}, DType::F64);
+  gy2.slice(0, 0, 1).copy_(gy);
+  gy2.slice(0, 1, 2).copy_(gy);
+  backward(conv2d(x2, w2, Tensor(), params(1, 1, 1, 1)), gy2);
+  std::vector<double> twice = w.grad().to_vector<double>();
+  for (double& v : twice) v *= 2;
+  CHECK_CLOSE(w2.grad(), Tensor::from_vector(twice, w.sizes()), 1e-12, 1e-12);
+}
+
+TEST_CASE("conv2d: large planes (several im2col row tiles) match the naive loops") {
+  struct Big {
+    Shape x, w;
+    Conv2dParams p;
+  };
+  const std::vector<Big> bigs = {{{1, 8, 60, 60}, {4, 8, 3, 3}, params(1, 1, 1, 1)},
+                                 {{2, 16, 121, 90}, {3, 16, 3, 3}, params(2, 2, 1, 1)},
+                                 {{1, 8, 70, 64}, {4, 4, 5, 5}, params(1, 1, 2, 2, 1, 1, 2)}};
+  uint64_t seed = 60;
+  for (const Big& c : bigs) {
+    Tensor x = test::random(c.x, seed++), w = test::random(c.w, seed++);
+    Tensor y = conv2d(x, w, Tensor(), c.p);
+    CHECK_CLOSE(y, naive_conv(x, w, Tensor(), c.p), 1e-12, 1e-12);
+    Tensor gy = test::random(y.sizes(), seed++, -1, 1, false);
+    backward(y, gy);
+    std::vector<Tensor> expected = naive_conv_backward(x.detach(), w.detach(), gy, c.p);
+    CHECK_CLOSE(x.grad(), expected[0], 1e-12, 1e-12);
+    CHECK_CLOSE(w.grad(), expected[1], 1e-10, 1e-10);
   }
 }
 

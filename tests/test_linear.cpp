@@ -38,6 +38,21 @@ TEST_CASE("linear: matmul and linear forward match naive loops") {
   CHECK_CLOSE(linear(a, w, Tensor()), naive_matmul(a, w, true), 1e-12, 1e-12);
 }
 
+TEST_CASE("linear: large products (split over threads by rows or by columns) match naive loops") {
+  Tensor tall = test::random({300, 120}, 5, -1, 1, false), wide = test::random({120, 310}, 6, -1, 1, false);
+  CHECK_CLOSE(matmul(tall, wide), naive_matmul(tall, wide, false), 1e-12, 1e-12);  // rows
+  Tensor flat = test::random({20, 120}, 7, -1, 1, false), w = test::random({900, 120}, 8, -1, 1, false);
+  CHECK_CLOSE(linear(flat, w, Tensor()), naive_matmul(flat, w, true), 1e-12, 1e-12);  // columns
+  Tensor x = test::random({40, 900}, 9), w2 = test::random({300, 900}, 10);
+  Tensor gy = test::random({40, 300}, 11, -1, 1, false);
+  backward(linear(x, w2, Tensor()), gy);  // gx = gy w (rows), gw = gy^T x (columns, transposed a)
+  CHECK_CLOSE(x.grad(), naive_matmul(gy, w2.detach(), false), 1e-12, 1e-12);
+  std::vector<double> g = gy.to_vector<double>(), gt(12000);
+  for (int i = 0; i < 40; ++i)
+    for (int j = 0; j < 300; ++j) gt[j * 40 + i] = g[i * 300 + j];
+  CHECK_CLOSE(w2.grad(), naive_matmul(Tensor::from_vector(gt, {300, 40}), x.detach(), false), 1e-12, 1e-12);
+}
+
 TEST_CASE("linear: gradient check of matmul and linear") {
   test::gradcheck([](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); },
                   {test::random({3, 4}, 11), test::random({4, 5}, 12)});
