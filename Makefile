@@ -14,7 +14,7 @@ STB_LIB      ?= -lstb
 STB_IMPL     ?= 0
 
 BUILD    := build
-OPT      := -O2
+OPT      := -O3
 ifeq ($(SAN),1)
   BUILD  := build-san
   OPT    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

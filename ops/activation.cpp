@@ -10,14 +10,22 @@ namespace nwq {
 
 template <class T>
 static void clamp_forward_cpu(const T* x, T* y, int64_t n, T lo, T hi) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+  // Branch-free selects (vectorized); NaN passes through as in PyTorch.
+#pragma omp parallel for if (n > 65536) firstprivate(lo, hi)
+  for (int64_t i = 0; i < n; ++i) {
+    T v = x[i];
+    v = v < lo ? lo : v;
+    y[i] = v > hi ? hi : v;
+  }
 }
 
 template <class T>
 static void clamp_backward_cpu(const T* x, const T* gy, T* gx, int64_t n, T lo, T hi) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] > lo && x[i] < hi) ? gy[i] : T(0);
+#pragma omp parallel for if (n > 65536) firstprivate(lo, hi)
+  for (int64_t i = 0; i < n; ++i) {
+    T v = x[i];
+    gx[i] = (v > lo) & (v < hi) ? gy[i] : T(0);
+  }
 }
 
 KernelSlot<ClampFwdFn> relu_forward_kernel{"relu_forward", clamp_forward_cpu<float>,

@@ -202,7 +202,12 @@ void col2im_add(const T* col, int channels, const Conv2dShape& s, RowTile tile, 
         for (int oh = std::max(rows.lo, tile.oh0); oh < std::min(rows.hi, tile.oh1); ++oh) {
           const T* in = row + (oh - tile.oh0) * s.OW;
           T* out = gc + (oh * p.stride_h + h_off) * s.W;  // gx[ih, ow * stride_w + w_off]
-          for (int ow = cols.lo; ow < cols.hi; ++ow) out[ow * p.stride_w + w_off] += in[ow];
+          if (p.stride_w == 1) {  // contiguous: vectorizes
+            T* o = out + w_off;
+            for (int ow = cols.lo; ow < cols.hi; ++ow) o[ow] += in[ow];
+          } else {
+            for (int ow = cols.lo; ow < cols.hi; ++ow) out[ow * p.stride_w + w_off] += in[ow];
+          }
         }
       }
     }
