@@ -62,6 +62,7 @@ TEST_CASE("cli: train and eval refuse bad input before doing work") {
   CHECK_THROWS_WITH_AS(cmd_train({"--out", "/no/such/dir/w.safetensors"}),
                        doctest::Contains("does not exist"), Error);
   CHECK_THROWS_WITH_AS(cmd_train({"--device", "tpu"}), doctest::Contains("--device"), Error);
+  CHECK_THROWS_WITH_AS(cmd_train({"--tf32", "--limit", "1"}), doctest::Contains("--tf32"), Error);
   CHECK_THROWS_WITH_AS(cmd_eval({}), doctest::Contains("--weights"), Error);
   CHECK_THROWS_WITH_AS(cmd_eval({"--weights", "/no/such/file.safetensors"}),
                        doctest::Contains("/no/such/file.safetensors"), Error);

@@ -14,6 +14,8 @@ Device device_from_flag(const ArgParser& args) {
   Device device = parse_device(args.get("--device"));
   NWQ_CHECK(device.is_cpu() || cuda_available(), "--device ", device.name(),
             ": this build has no CUDA backend or no GPU is visible");
+  NWQ_CHECK(!args.on("--tf32") || device.is_cuda(), "--tf32 needs --device cuda");
+  if (device.is_cuda()) cuda_backend().set_tf32(args.on("--tf32"));
   return device;
 }
 

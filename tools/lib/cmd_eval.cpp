@@ -24,6 +24,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
   a.add("--batch", "N", "256", "batch size");
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
+  a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
   a.add("--workers", "N", "2", "data-loading threads");
   a.add("--limit", "N", "-1", "evaluate only the first N test images (-1: all)");
   a.add_switch("--quiet", "no progress bar");

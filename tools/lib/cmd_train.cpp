@@ -26,6 +26,7 @@ static void declare_train_flags(ArgParser& a) {
   a.add("--label-smoothing", "X", "0", "cross-entropy label smoothing");
   a.add("--seed", "N", "0", "seed for initialisation, shuffling and augmentation");
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
+  a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
   a.add("--workers", "N", "2", "data-loading threads");
   a.add("--limit", "N", "-1", "train on only the first N images of each epoch (-1: all)");
   a.add("--eval-limit", "N", "-1", "evaluate on only the first N test images (-1: all)");
