@@ -53,7 +53,14 @@ TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tests/*.cpp))
 TOOL_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tools/*.cpp))
 BENCH_OBJS:= $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard bench/*.cpp))
 
-.PHONY: all test bench demo clean setup golden
+.PHONY: all test bench demo clean setup golden FORCE
+
+# Objects depend on a stamp holding the compiler flags, so switching USE_CUDA / SAN / flags
+# rebuilds everything instead of linking objects built with other settings.
+FLAGS_STAMP := $(BUILD)/flags.stamp
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CXXFLAGS) | $(NVCCFLAGS)' | cmp -s - $@ || echo '$(CXXFLAGS) | $(NVCCFLAGS)' > $@
 
 all: $(BUILD)/nwq $(BUILD)/nwq_tests
 
@@ -70,11 +77,11 @@ $(BUILD)/nwq_tests: $(TEST_OBJS) $(BUILD)/libnwq.a
 $(BUILD)/nwq_bench: $(BENCH_OBJS) $(BUILD)/libnwq.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.cpp
+$(BUILD)/%.o: %.cpp $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/%.cu.o: %.cu
+$(BUILD)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 

@@ -36,9 +36,10 @@ static double nwq_images_per_second(int64_t batch, int64_t size, int steps) {
   return double(batch * steps) / seconds;
 }
 
-static double torch_images_per_second(int64_t batch, int64_t size, int threads, int steps) {
-  std::string cmd = str("/usr/bin/python3 bench/resnet20_torch.py ", batch, " ", size, " ", threads,
-                        " ", steps, " 2>/dev/null");
+static double run_torch(const std::string& python, int64_t batch, int64_t size, int threads,
+                        int steps) {
+  std::string cmd = str(python, " bench/resnet20_torch.py ", batch, " ", size, " ", threads, " ",
+                        steps, " 2>/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return 0;
   char line[256] = {0};
@@ -46,6 +47,13 @@ static double torch_images_per_second(int64_t batch, int64_t size, int threads, 
   while (std::fgets(line, sizeof line, pipe)) std::sscanf(line, "torch_images_per_second %lf", &rate);
   pclose(pipe);
   return rate;
+}
+
+// PyTorch from $NWQ_PYTHON, else Debian's /usr/bin/python3, else python3 on the PATH.
+static double torch_images_per_second(int64_t batch, int64_t size, int threads, int steps) {
+  if (const char* python = std::getenv("NWQ_PYTHON")) return run_torch(python, batch, size, threads, steps);
+  double rate = run_torch("/usr/bin/python3", batch, size, threads, steps);
+  return rate > 0 ? rate : run_torch("python3", batch, size, threads, steps);
 }
 
 void run_train_bench() {

@@ -8,10 +8,16 @@
 #include "cuda/cuda_check.h"
 #include "ops/activation.h"
 #include "ops/batch_norm.h"
+#include "ops/conv2d.h"
 #include "ops/elementwise.h"
+#include "ops/fake_quant.h"
+#include "ops/linear.h"
 #include "ops/loss.h"
+#include "ops/mix.h"
+#include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/soft_round.h"
 #include "optim/optimizer.h"
 
 namespace nwq {
@@ -49,6 +55,42 @@ CudaKernel<BatchNormEvalFwdFn> batch_norm_forward_eval_cuda;
 CudaKernel<BatchNormTrainBwdFn> batch_norm_backward_train_cuda;
 CudaKernel<BatchNormEvalBwdFn> batch_norm_backward_eval_cuda;
 // -- conv2d, depthwise, linear, pooling kernels --
+CudaKernel<Conv2dFwdFn> conv2d_forward_cuda;  // cuda/conv2d.cu
+CudaKernel<Conv2dBwdInputFn> conv2d_backward_input_cuda;
+CudaKernel<Conv2dBwdWeightFn> conv2d_backward_weight_cuda;
+CudaKernel<Conv2dBwdBiasFn> conv2d_backward_bias_cuda;
+CudaKernel<Conv2dFwdFn> depthwise_conv2d_forward_cuda;  // cuda/conv2d_depthwise.cu
+CudaKernel<Conv2dBwdInputFn> depthwise_conv2d_backward_input_cuda;
+CudaKernel<Conv2dBwdWeightFn> depthwise_conv2d_backward_weight_cuda;
+CudaKernel<GemmFn> gemm_cuda;  // cuda/linear.cu
+CudaKernel<BiasRowsFn> bias_rows_cuda;
+CudaKernel<SumRowsFn> sum_rows_cuda;
+CudaKernel<MaxPoolFwdFn> max_pool2d_forward_cuda;  // cuda/pool.cu
+CudaKernel<MaxPoolBwdFn> max_pool2d_backward_cuda;
+CudaKernel<PoolFwdFn> avg_pool2d_forward_cuda;
+CudaKernel<PoolBwdFn> avg_pool2d_backward_cuda;
+CudaKernel<PoolFwdFn> adaptive_avg_pool2d_forward_cuda;
+CudaKernel<PoolBwdFn> adaptive_avg_pool2d_backward_cuda;
+CudaKernel<PoolFwdFn> global_avg_pool2d_forward_cuda;
+CudaKernel<PoolBwdFn> global_avg_pool2d_backward_cuda;
+// -- quantization kernels --
+CudaKernel<FakeQuantFwdFn> fake_quant_forward_cuda;  // cuda/fake_quant.cu
+CudaKernel<FakeQuantBwdFn> fake_quant_backward_cuda;
+CudaKernel<AdaRoundFwdFn> adaround_forward_cuda;  // cuda/soft_round.cu
+CudaKernel<AdaRoundBwdFn> adaround_backward_cuda;
+CudaKernel<AdaRoundHFwdFn> adaround_h_forward_cuda;
+CudaKernel<AdaRoundHBwdFn> adaround_h_backward_cuda;
+CudaKernel<AdaRoundRegFwdFn> adaround_reg_forward_cuda;
+CudaKernel<AdaRoundRegBwdFn> adaround_reg_backward_cuda;
+CudaKernel<HardRoundAdaRoundFn> hard_round_adaround_cuda;
+CudaKernel<ASoftmaxFwdFn> asoftmax_forward_cuda;
+CudaKernel<ASoftmaxBwdFn> asoftmax_backward_cuda;
+CudaKernel<ASoftmaxInitFn> asoftmax_init_cuda;
+CudaKernel<HardRoundASoftmaxFn> hard_round_asoftmax_cuda;
+CudaKernel<QDropFwdFn> qdrop_forward_cuda;  // cuda/mix.cu
+CudaKernel<QDropBwdFn> qdrop_backward_cuda;
+CudaKernel<MixFwdFn> mix_forward_cuda;
+CudaKernel<MixBwdFn> mix_backward_cuda;
 
 static void register_cuda_kernels() {
   relu_forward_kernel.cuda_f32 = relu_forward_cuda;
@@ -78,6 +120,42 @@ static void register_cuda_kernels() {
   batch_norm_backward_train_kernel.cuda_f32 = batch_norm_backward_train_cuda;
   batch_norm_backward_eval_kernel.cuda_f32 = batch_norm_backward_eval_cuda;
   // -- conv2d, depthwise, linear, pooling kernels --
+  conv2d_forward_kernel.cuda_f32 = conv2d_forward_cuda;
+  conv2d_backward_input_kernel.cuda_f32 = conv2d_backward_input_cuda;
+  conv2d_backward_weight_kernel.cuda_f32 = conv2d_backward_weight_cuda;
+  conv2d_backward_bias_kernel.cuda_f32 = conv2d_backward_bias_cuda;
+  depthwise_conv2d_forward_kernel.cuda_f32 = depthwise_conv2d_forward_cuda;
+  depthwise_conv2d_backward_input_kernel.cuda_f32 = depthwise_conv2d_backward_input_cuda;
+  depthwise_conv2d_backward_weight_kernel.cuda_f32 = depthwise_conv2d_backward_weight_cuda;
+  gemm_kernel.cuda_f32 = gemm_cuda;
+  bias_rows_kernel.cuda_f32 = bias_rows_cuda;
+  sum_rows_kernel.cuda_f32 = sum_rows_cuda;
+  max_pool2d_forward_kernel.cuda_f32 = max_pool2d_forward_cuda;
+  max_pool2d_backward_kernel.cuda_f32 = max_pool2d_backward_cuda;
+  avg_pool2d_forward_kernel.cuda_f32 = avg_pool2d_forward_cuda;
+  avg_pool2d_backward_kernel.cuda_f32 = avg_pool2d_backward_cuda;
+  adaptive_avg_pool2d_forward_kernel.cuda_f32 = adaptive_avg_pool2d_forward_cuda;
+  adaptive_avg_pool2d_backward_kernel.cuda_f32 = adaptive_avg_pool2d_backward_cuda;
+  global_avg_pool2d_forward_kernel.cuda_f32 = global_avg_pool2d_forward_cuda;
+  global_avg_pool2d_backward_kernel.cuda_f32 = global_avg_pool2d_backward_cuda;
+  // -- quantization kernels --
+  fake_quant_forward_kernel.cuda_f32 = fake_quant_forward_cuda;
+  fake_quant_backward_kernel.cuda_f32 = fake_quant_backward_cuda;
+  adaround_forward_kernel.cuda_f32 = adaround_forward_cuda;
+  adaround_backward_kernel.cuda_f32 = adaround_backward_cuda;
+  adaround_h_forward_kernel.cuda_f32 = adaround_h_forward_cuda;
+  adaround_h_backward_kernel.cuda_f32 = adaround_h_backward_cuda;
+  adaround_reg_forward_kernel.cuda_f32 = adaround_reg_forward_cuda;
+  adaround_reg_backward_kernel.cuda_f32 = adaround_reg_backward_cuda;
+  hard_round_adaround_kernel.cuda_f32 = hard_round_adaround_cuda;
+  asoftmax_forward_kernel.cuda_f32 = asoftmax_forward_cuda;
+  asoftmax_backward_kernel.cuda_f32 = asoftmax_backward_cuda;
+  asoftmax_init_kernel.cuda_f32 = asoftmax_init_cuda;
+  hard_round_asoftmax_kernel.cuda_f32 = hard_round_asoftmax_cuda;
+  qdrop_forward_kernel.cuda_f32 = qdrop_forward_cuda;
+  qdrop_backward_kernel.cuda_f32 = qdrop_backward_cuda;
+  mix_forward_kernel.cuda_f32 = mix_forward_cuda;
+  mix_backward_kernel.cuda_f32 = mix_backward_cuda;
 }
 
 static void fill_device_backend(DeviceBackend& b) {

@@ -5,11 +5,14 @@
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"
 #include "ops/elementwise.h"
+#include "ops/fake_quant.h"
 #include "ops/linear.h"
 #include "ops/loss.h"
+#include "ops/mix.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/soft_round.h"
 #include "optim/optimizer.h"
 
 namespace nwq {
@@ -64,6 +67,23 @@ std::vector<KernelSlotInfo> all_kernel_slots() {
       info(subsample_backward_kernel),
       info(sgd_step_kernel),
       info(adam_step_kernel),
+      info(fake_quant_forward_kernel),
+      info(fake_quant_backward_kernel),
+      info(adaround_forward_kernel),
+      info(adaround_backward_kernel),
+      info(adaround_h_forward_kernel),
+      info(adaround_h_backward_kernel),
+      info(adaround_reg_forward_kernel),
+      info(adaround_reg_backward_kernel),
+      info(hard_round_adaround_kernel),
+      info(asoftmax_forward_kernel),
+      info(asoftmax_backward_kernel),
+      info(asoftmax_init_kernel),
+      info(hard_round_asoftmax_kernel),
+      info(qdrop_forward_kernel),
+      info(qdrop_backward_kernel),
+      info(mix_forward_kernel),
+      info(mix_backward_kernel),
   };
 }
 

@@ -33,7 +33,7 @@ void ProgressBar::update(int64_t done, const std::string& stats) {
     return;
   }
   int decile = static_cast<int>(10 * done / total_);
-  if (decile == last_decile_) return;
+  if (decile == last_decile_ || done >= total_) return;  // the last line comes from finish()
   last_decile_ = decile;
   draw(done, stats, true);
 }
