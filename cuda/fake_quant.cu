@@ -104,8 +104,8 @@ __global__ void fq_finish_kernel(const double* partial, float* gscale, int64_t s
   if (threadIdx.x == 0) gscale[c] = static_cast<float>(acc * grad_scale);
 }
 
-void fake_quant_forward_cuda(const float* x, const float* scale, const float* zero_point,
-                             float* y, FakeQuantParams p) {
+void fake_quant_forward_cuda(const float* x, const float* scale, const float* zero_point, float* y,
+                             FakeQuantParams p) {
   launch_elementwise("fake_quant_forward", p.outer * p.channels * p.inner,
                      FakeQuantForwardOp{x, scale, zero_point, y, p});
 }

@@ -45,7 +45,7 @@ struct AdaRoundForwardOp {
     const float z = zero_point ? zero_point[c] : 0.0f, qmin = float(p.qmin), qmax = float(p.qmax);
     float dh, t = w_floor[j] + rectified_sigmoid(v[j], p, dh) + z;
     t = t < qmin ? qmin : (t > qmax ? qmax : t);
-    y[j] = scale[c] * (t - z);
+    y[j] = scale[c] > 0.0f ? scale[c] * (t - z) : __int_as_float(0x7fc00000);
   }
 };
 
@@ -122,8 +122,7 @@ void adaround_forward_cuda(const float* w_floor, const float* v, const float* sc
 }
 
 void adaround_backward_cuda(const float* w_floor, const float* v, const float* scale,
-                            const float* zero_point, const float* gy, float* gv,
-                            AdaRoundParams p) {
+                            const float* zero_point, const float* gy, float* gv, AdaRoundParams p) {
   launch_elementwise("adaround_backward", p.channels * p.inner,
                      AdaRoundBackwardOp{w_floor, v, scale, zero_point, gy, gv, p});
 }
@@ -190,7 +189,7 @@ struct ASoftmaxForwardOp {
     const float z = zero_point ? zero_point[c] : 0.0f, qmin = float(p.qmin), qmax = float(p.qmax);
     float t = w_floor[j] + candidate_softmax(v, j, p).r + z;
     t = t < qmin ? qmin : (t > qmax ? qmax : t);
-    y[j] = scale[c] * (t - z);
+    y[j] = scale[c] > 0.0f ? scale[c] * (t - z) : __int_as_float(0x7fc00000);
   }
 };
 
@@ -228,7 +227,8 @@ struct ASoftmaxInitOp {
     const double lo = fmin(floor(mu), last - 1), w = mu - lo;
     for (int64_t c = 0; c < p.k; ++c) {
       const double cand = double(p.n + c);
-      const double prob = eps + (cand == lo ? rest * (1 - w) : 0.0) + (cand == lo + 1 ? rest * w : 0.0);
+      const double prob =
+          eps + (cand == lo ? rest * (1 - w) : 0.0) + (cand == lo + 1 ? rest * w : 0.0);
       v[c * N + j] = static_cast<float>(log(prob));
     }
   }
@@ -253,8 +253,7 @@ void asoftmax_forward_cuda(const float* w_floor, const float* v, const float* sc
 }
 
 void asoftmax_backward_cuda(const float* w_floor, const float* v, const float* scale,
-                            const float* zero_point, const float* gy, float* gv,
-                            ASoftmaxParams p) {
+                            const float* zero_point, const float* gy, float* gv, ASoftmaxParams p) {
   launch_elementwise("asoftmax_backward", p.channels * p.inner,
                      ASoftmaxBackwardOp{w_floor, v, scale, zero_point, gy, gv, p});
 }

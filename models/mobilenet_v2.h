@@ -49,8 +49,13 @@ struct MobileNetV2Config {
 // classifier = Sequential("0" Dropout(0.2), "1" Linear(1280, classes)).
 // Init (torchvision): conv weights kaiming_normal_ (fan out), BN (1, 0), Linear weight
 // normal(0, 0.01) and bias 0.
+NamedTensors normalize_mobilenet_v2_names(const NamedTensors& state);  // defined below the class
+
 class MobileNetV2 : public Model {
  public:
+  NamedTensors normalize_checkpoint(const NamedTensors& state) const override {
+    return normalize_mobilenet_v2_names(state);
+  }
   MobileNetV2(const MobileNetV2Config& config, Rng& rng);
   // "stem" (features.0), "features.1", ..., "features.17" (the inverted residuals), "head"
   // (features.18, global average pool, flatten, classifier).

@@ -2,6 +2,8 @@
 // device moves. Loading and saving of state dicts is in models/module_state.cpp.
 #include "models/module.h"
 
+#include "models/checkpoint_names.h"
+
 namespace nwq {
 
 namespace {
@@ -212,6 +214,20 @@ std::string Module::summary() const {
 }
 
 // ---------------------------------------------------------------- Model
+
+NamedTensors Model::normalize_checkpoint(const NamedTensors& state) const {
+  return add_missing_bn_counters(strip_wrapper_prefixes(state));
+}
+
+SafetensorsMetadata Model::load_checkpoint(const std::string& path) {
+  TensorFile file = load_safetensors(path);
+  load_checkpoint(file);
+  return file.metadata;
+}
+
+void Model::load_checkpoint(const TensorFile& file) {
+  load_state_dict(normalize_checkpoint(file.tensors), true, file.path);
+}
 
 Tensor Model::forward(const Tensor& x) {
   Tensor y = x;

@@ -127,6 +127,13 @@ class Model : public Module {
   virtual std::vector<Block> blocks() = 0;
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Model"; }
+  // Maps the names of foreign checkpoints (a DataParallel "module." prefix, timm names, files
+  // without BN counters) onto this model's; the default strips wrapper prefixes and adds
+  // missing num_batches_tracked counters.
+  virtual NamedTensors normalize_checkpoint(const NamedTensors& state) const;
+  // Loads a safetensors checkpoint (strict) after normalize_checkpoint; returns its metadata.
+  SafetensorsMetadata load_checkpoint(const std::string& path);
+  void load_checkpoint(const TensorFile& file);
 };
 using ModelPtr = std::shared_ptr<Model>;
 

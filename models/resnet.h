@@ -54,8 +54,13 @@ struct ResNetConfig {
 // downsample = Sequential(conv1x1 with its stride, BatchNorm2d) when stride != 1 or its channel
 // count changes. Init (torchvision): conv weights kaiming_normal_ (fan out, ReLU gain); BN weight
 // 1, bias 0; fc torch's Linear default.
+NamedTensors normalize_resnet_names(const NamedTensors& state);  // defined below the class
+
 class ResNet : public Model {
  public:
+  NamedTensors normalize_checkpoint(const NamedTensors& state) const override {
+    return normalize_resnet_names(state);
+  }
   ResNet(const ResNetConfig& config, Rng& rng);
   // "stem" (conv1, bn1, relu, maxpool), "layer1.0", ..., "layer4.<n-1>", "head" (avgpool,
   // flatten, fc).

@@ -13,7 +13,7 @@
 namespace nwq {
 
 static constexpr int64_t kParallelMin = 1 << 16;  // below this, threads cost more than they save
-static constexpr int64_t kChunk = 1 << 14;  // elements per task and per partial sum (fixed)
+static constexpr int64_t kChunk = 1 << 14;        // elements per task and per partial sum (fixed)
 
 // ---------------------------------------------------------------- CPU kernels
 
@@ -85,7 +85,9 @@ static ChunkTask chunk_task(int64_t t, int64_t chunks, int64_t inner) {
   const int64_t row = t / chunks, begin = (t % chunks) * kChunk;
   return {row, begin, std::min(begin + kChunk, inner)};
 }
-static int64_t chunks_of(int64_t inner) { return std::max<int64_t>(1, (inner + kChunk - 1) / kChunk); }
+static int64_t chunks_of(int64_t inner) {
+  return std::max<int64_t>(1, (inner + kChunk - 1) / kChunk);
+}
 
 template <class T>
 static void fake_quant_forward_cpu(const T* x, const T* scale, const T* zero_point, T* y,
@@ -191,8 +193,8 @@ Tensor fake_quant(const Tensor& x_in, const Tensor& scale_in, const Tensor& zero
   if (!should_record({x_in, scale_in})) return y;
   if (zero_point.defined()) zero_point = zero_point.detach();
   record("fake_quant", {x_in, scale_in}, y,
-         [x = x.detach(), scale = scale.detach(), zero_point, p](
-             const Tensor& gy_in, const std::vector<bool>& needs) {
+         [x = x.detach(), scale = scale.detach(), zero_point, p](const Tensor& gy_in,
+                                                                 const std::vector<bool>& needs) {
            Tensor gy = gy_in.contiguous(), gx, gscale;
            if (needs[0]) gx = Tensor::empty(x.sizes(), x.dtype(), x.device());
            if (needs[1]) gscale = Tensor::empty(scale.sizes(), scale.dtype(), scale.device());

@@ -36,8 +36,8 @@ using FakeQuantFwdFn = void (*)(const T* x, const T* scale, const T* zero_point,
 // each channel in an order fixed by the shape, in double, times grad_scale). Either may be null
 // (not needed).
 template <class T>
-using FakeQuantBwdFn = void (*)(const T* x, const T* scale, const T* zero_point, const T* gy,
-                                T* gx, T* gscale, FakeQuantParams p);
+using FakeQuantBwdFn = void (*)(const T* x, const T* scale, const T* zero_point, const T* gy, T* gx,
+                                T* gscale, FakeQuantParams p);
 extern KernelSlot<FakeQuantFwdFn> fake_quant_forward_kernel;
 extern KernelSlot<FakeQuantBwdFn> fake_quant_backward_kernel;
 

@@ -96,13 +96,12 @@ Tensor qdrop(const Tensor& x_q_in, const Tensor& x_fp_in, double p, Rng& rng) {
     qdrop_forward_kernel.get<T>(x_q.device())(x_q.data<T>(), x_fp.data<T>(), y.data<T>(), params);
   });
   if (!should_record({x_q_in, x_fp_in})) return y;
-  record("qdrop", {x_q_in, x_fp_in}, y,
-         [params](const Tensor& gy, const std::vector<bool>& needs) {
-           return pair_gradients("qdrop", gy, needs, [&](auto* g, auto* g_q, auto* g_fp) {
-             using T = std::remove_pointer_t<decltype(g_q)>;
-             qdrop_backward_kernel.get<T>(gy.device())(g, g_q, g_fp, params);
-           });
-         });
+  record("qdrop", {x_q_in, x_fp_in}, y, [params](const Tensor& gy, const std::vector<bool>& needs) {
+    return pair_gradients("qdrop", gy, needs, [&](auto* g, auto* g_q, auto* g_fp) {
+      using T = std::remove_pointer_t<decltype(g_q)>;
+      qdrop_backward_kernel.get<T>(gy.device())(g, g_q, g_fp, params);
+    });
+  });
   return y;
 }
 
@@ -119,13 +118,12 @@ Tensor amixup(const Tensor& fp_in, const Tensor& q_in, double fp_share) {
     mix_forward_kernel.get<T>(q.device())(fp.data<T>(), q.data<T>(), y.data<T>(), params);
   });
   if (!should_record({fp_in, q_in})) return y;
-  record("amixup", {fp_in, q_in}, y,
-         [params](const Tensor& gy, const std::vector<bool>& needs) {
-           return pair_gradients("amixup", gy, needs, [&](auto* g, auto* g_fp, auto* g_q) {
-             using T = std::remove_pointer_t<decltype(g_fp)>;
-             mix_backward_kernel.get<T>(gy.device())(g, g_fp, g_q, params);
-           });
-         });
+  record("amixup", {fp_in, q_in}, y, [params](const Tensor& gy, const std::vector<bool>& needs) {
+    return pair_gradients("amixup", gy, needs, [&](auto* g, auto* g_fp, auto* g_q) {
+      using T = std::remove_pointer_t<decltype(g_fp)>;
+      mix_backward_kernel.get<T>(gy.device())(g, g_fp, g_q, params);
+    });
+  });
   return y;
 }
 

@@ -38,11 +38,15 @@ struct QDropParams {
   uint64_t key;
   uint64_t threshold;  // take x_fp where qdrop_draw(key, i) < threshold; 2^32 = always
 };
-inline bool qdrop_takes_fp(const QDropParams& p, int64_t i) { return qdrop_draw(p.key, i) < p.threshold; }
+inline bool qdrop_takes_fp(const QDropParams& p, int64_t i) {
+  return qdrop_draw(p.key, i) < p.threshold;
+}
 
 // x_q, x_fp, y, gy, g_q, g_fp: n elements. Backward assigns g_q and g_fp; either may be null.
-template <class T> using QDropFwdFn = void (*)(const T* x_q, const T* x_fp, T* y, QDropParams p);
-template <class T> using QDropBwdFn = void (*)(const T* gy, T* g_q, T* g_fp, QDropParams p);
+template <class T>
+using QDropFwdFn = void (*)(const T* x_q, const T* x_fp, T* y, QDropParams p);
+template <class T>
+using QDropBwdFn = void (*)(const T* gy, T* g_q, T* g_fp, QDropParams p);
 extern KernelSlot<QDropFwdFn> qdrop_forward_kernel;
 extern KernelSlot<QDropBwdFn> qdrop_backward_kernel;
 
@@ -52,8 +56,10 @@ struct MixParams {
   int64_t n;
   double wa, wb;
 };
-template <class T> using MixFwdFn = void (*)(const T* a, const T* b, T* y, MixParams p);
-template <class T> using MixBwdFn = void (*)(const T* gy, T* ga, T* gb, MixParams p);
+template <class T>
+using MixFwdFn = void (*)(const T* a, const T* b, T* y, MixParams p);
+template <class T>
+using MixBwdFn = void (*)(const T* gy, T* ga, T* gb, MixParams p);
 extern KernelSlot<MixFwdFn> mix_forward_kernel;
 extern KernelSlot<MixBwdFn> mix_backward_kernel;
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "autograd/node.h"
@@ -41,8 +42,8 @@ static int64_t channel_of(int64_t j, const AdaRoundParams& p) {
 }
 
 template <class T>
-static void adaround_forward_cpu(const T* w_floor, const T* v, const T* scale,
-                                 const T* zero_point, T* y, AdaRoundParams p) {
+static void adaround_forward_cpu(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                                 T* y, AdaRoundParams p) {
   const int64_t n = p.channels * p.inner;
   const T qmin = T(p.qmin), qmax = T(p.qmax);
 #pragma omp parallel for if (n > kParallelMin)
@@ -51,13 +52,13 @@ static void adaround_forward_cpu(const T* w_floor, const T* v, const T* scale,
     const T z = zero_point ? zero_point[c] : T(0);
     T dh, t = w_floor[j] + rectified_sigmoid(v[j], p, &dh) + z;
     t = t < qmin ? qmin : (t > qmax ? qmax : t);
-    y[j] = scale[c] * (t - z);
+    y[j] = scale[c] > T(0) ? scale[c] * (t - z) : std::numeric_limits<T>::quiet_NaN();
   }
 }
 
 template <class T>
-static void adaround_backward_cpu(const T* w_floor, const T* v, const T* scale,
-                                  const T* zero_point, const T* gy, T* gv, AdaRoundParams p) {
+static void adaround_backward_cpu(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                                  const T* gy, T* gv, AdaRoundParams p) {
   const int64_t n = p.channels * p.inner;
   const T qmin = T(p.qmin), qmax = T(p.qmax);
 #pragma omp parallel for if (n > kParallelMin)
@@ -166,8 +167,8 @@ static CandidateSoftmax<T> candidate_softmax(const T* v, int64_t j, const ASoftm
 }
 
 template <class T>
-static void asoftmax_forward_cpu(const T* w_floor, const T* v, const T* scale,
-                                 const T* zero_point, T* y, ASoftmaxParams p) {
+static void asoftmax_forward_cpu(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                                 T* y, ASoftmaxParams p) {
   const int64_t n = p.channels * p.inner;
   const T qmin = T(p.qmin), qmax = T(p.qmax);
 #pragma omp parallel for if (n > kParallelMin)
@@ -176,14 +177,14 @@ static void asoftmax_forward_cpu(const T* w_floor, const T* v, const T* scale,
     const T z = zero_point ? zero_point[c] : T(0);
     T t = w_floor[j] + candidate_softmax(v, j, p).r + z;
     t = t < qmin ? qmin : (t > qmax ? qmax : t);
-    y[j] = scale[c] * (t - z);
+    y[j] = scale[c] > T(0) ? scale[c] * (t - z) : std::numeric_limits<T>::quiet_NaN();
   }
 }
 
 // gv[k, j] = gr * p_k * ((n + k) - r) / tau with gr = gy * s inside the grid, 0 outside.
 template <class T>
-static void asoftmax_backward_cpu(const T* w_floor, const T* v, const T* scale,
-                                  const T* zero_point, const T* gy, T* gv, ASoftmaxParams p) {
+static void asoftmax_backward_cpu(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                                  const T* gy, T* gv, ASoftmaxParams p) {
   const int64_t n = p.channels * p.inner;
   const T qmin = T(p.qmin), qmax = T(p.qmax), inv_tau = T(p.inv_tau);
 #pragma omp parallel for if (n > kParallelMin)
@@ -251,18 +252,17 @@ static AdaRoundParams weight_view(const char* op, const Tensor& w_floor, const T
             shape_str(w_floor.sizes()));
   NWQ_CHECK(qmin < qmax, op, ": qmin (", qmin, ") must be below qmax (", qmax, ")");
   const int64_t channels = scale.numel() == 1 ? 1 : w_floor.size(0);
-  NWQ_CHECK(scale.numel() == channels, op, ": scale ", shape_str(scale.sizes()),
-            " must have 1 or ", w_floor.size(0), " elements for w_floor ",
-            shape_str(w_floor.sizes()));
+  NWQ_CHECK(scale.numel() == channels, op, ": scale ", shape_str(scale.sizes()), " must have 1 or ",
+            w_floor.size(0), " elements for w_floor ", shape_str(w_floor.sizes()));
   NWQ_CHECK(!zero_point.defined() || zero_point.numel() == channels, op, ": zero_point ",
             shape_str(zero_point.sizes()), " must have ", channels, " element(s) like scale ",
             shape_str(scale.sizes()));
   check_same(op, {w_floor, scale, zero_point});
-  if (scale.device().is_cpu()) {  // CUDA: no sync per call (a bad scale gives a wrong weight)
+  if (scale.device().is_cpu()) {  // CUDA: no sync per call; the kernels write NaN instead
     Tensor s = scale.contiguous().to(DType::F64);
     for (int64_t c = 0; c < channels; ++c) {
-      NWQ_CHECK(s.data<double>()[c] > 0, op, ": scale must be positive, got ",
-                s.data<double>()[c], " at channel ", c);
+      NWQ_CHECK(s.data<double>()[c] > 0, op, ": scale must be positive, got ", s.data<double>()[c],
+                " at channel ", c);
     }
   }
   const int64_t inner = channels == 0 ? 0 : w_floor.numel() / channels;
@@ -270,13 +270,42 @@ static AdaRoundParams weight_view(const char* op, const Tensor& w_floor, const T
 }
 
 static void check_stretch(const char* op, double zeta, double gamma) {
-  NWQ_CHECK(gamma < 0 && zeta > 1, op, ": need gamma < 0 < 1 < zeta, got zeta ", zeta,
-            " gamma ", gamma);
+  NWQ_CHECK(gamma < 0 && zeta > 1, op, ": need gamma < 0 < 1 < zeta, got zeta ", zeta, " gamma ",
+            gamma);
 }
 
 template <class T>
 static const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
+}
+
+// The wiring shared by both soft weights: y (w_floor's shape) = fwd(w_floor, v, scale, z), and
+// a node whose backward gives v its gradient through bwd (the other inputs get none).
+template <template <class> class Fwd, template <class> class Bwd, class Params>
+static Tensor soft_weight(const char* op, const KernelSlot<Fwd>& fwd, const KernelSlot<Bwd>& bwd,
+                          const Tensor& w_floor_in, const Tensor& v_in, const Tensor& scale_in,
+                          const Tensor& zero_point_in, Params p) {
+  check_same(op, {w_floor_in, v_in});
+  Tensor w_floor = w_floor_in.contiguous().detach(), v = v_in.contiguous().detach();
+  Tensor scale = scale_in.contiguous().detach(), zero_point;
+  if (zero_point_in.defined()) zero_point = zero_point_in.contiguous().detach();
+  Tensor y = Tensor::empty(w_floor.sizes(), v.dtype(), v.device());
+  visit_float(v.dtype(), op, [&](auto zero) {
+    using T = decltype(zero);
+    fwd.template get<T>(v.device())(w_floor.data<T>(), v.data<T>(), scale.data<T>(),
+                                    data_or_null<T>(zero_point), y.data<T>(), p);
+  });
+  if (!should_record({v_in})) return y;
+  record(op, {v_in}, y, [=, &bwd](const Tensor& gy_in, const std::vector<bool>&) {
+    Tensor gy = gy_in.contiguous(), gv = Tensor::empty(v.sizes(), v.dtype(), v.device());
+    visit_float(v.dtype(), op, [&](auto zero) {
+      using T = decltype(zero);
+      bwd.template get<T>(v.device())(w_floor.data<T>(), v.data<T>(), scale.data<T>(),
+                                      data_or_null<T>(zero_point), gy.data<T>(), gv.data<T>(), p);
+    });
+    return std::vector<Tensor>{gv};
+  });
+  return y;
 }
 
 // ---------------------------------------------------------------- AdaRound ops
@@ -290,14 +319,15 @@ Tensor adaround_h(const Tensor& v_in, double zeta, double gamma) {
     adaround_h_forward_kernel.get<T>(v.device())(v.data<T>(), h.data<T>(), p);
   });
   if (!should_record({v_in})) return h;
-  record("adaround_h", {v_in}, h, [v = v.detach(), p](const Tensor& gh_in, const std::vector<bool>&) {
-    Tensor gh = gh_in.contiguous(), gv = Tensor::empty(v.sizes(), v.dtype(), v.device());
-    visit_float(v.dtype(), "adaround_h", [&](auto zero) {
-      using T = decltype(zero);
-      adaround_h_backward_kernel.get<T>(v.device())(v.data<T>(), gh.data<T>(), gv.data<T>(), p);
-    });
-    return std::vector<Tensor>{gv};
-  });
+  record(
+      "adaround_h", {v_in}, h, [v = v.detach(), p](const Tensor& gh_in, const std::vector<bool>&) {
+        Tensor gh = gh_in.contiguous(), gv = Tensor::empty(v.sizes(), v.dtype(), v.device());
+        visit_float(v.dtype(), "adaround_h", [&](auto zero) {
+          using T = decltype(zero);
+          adaround_h_backward_kernel.get<T>(v.device())(v.data<T>(), gh.data<T>(), gv.data<T>(), p);
+        });
+        return std::vector<Tensor>{gv};
+      });
   return h;
 }
 
@@ -316,47 +346,27 @@ Tensor adaround_regularizer(const Tensor& v_in, double beta, double zeta, double
            Tensor g = g_in.contiguous(), gv = Tensor::empty(v.sizes(), v.dtype(), v.device());
            visit_float(v.dtype(), "adaround_regularizer", [&](auto zero) {
              using T = decltype(zero);
-             adaround_reg_backward_kernel.get<T>(v.device())(v.data<T>(), g.data<T>(),
-                                                             gv.data<T>(), p);
+             adaround_reg_backward_kernel.get<T>(v.device())(v.data<T>(), g.data<T>(), gv.data<T>(),
+                                                             p);
            });
            return std::vector<Tensor>{gv};
          });
   return out;
 }
 
-Tensor adaround_soft_weight(const Tensor& w_floor_in, const Tensor& v_in, const Tensor& scale_in,
-                            const Tensor& zero_point_in, int64_t qmin, int64_t qmax, double zeta,
+Tensor adaround_soft_weight(const Tensor& w_floor, const Tensor& v, const Tensor& scale,
+                            const Tensor& zero_point, int64_t qmin, int64_t qmax, double zeta,
                             double gamma) {
   const char* op = "adaround_soft_weight";
   check_stretch(op, zeta, gamma);
-  AdaRoundParams p = weight_view(op, w_floor_in, scale_in, zero_point_in, qmin, qmax);
+  AdaRoundParams p = weight_view(op, w_floor, scale, zero_point, qmin, qmax);
   p.zeta = zeta;
   p.gamma = gamma;
-  NWQ_CHECK(v_in.defined() && v_in.sizes() == w_floor_in.sizes(), op, ": v ",
-            v_in.defined() ? shape_str(v_in.sizes()) : "undefined", " must have w_floor's shape ",
-            shape_str(w_floor_in.sizes()));
-  check_same(op, {w_floor_in, v_in});
-  Tensor w_floor = w_floor_in.contiguous().detach(), v = v_in.contiguous().detach();
-  Tensor scale = scale_in.contiguous().detach(), zero_point;
-  if (zero_point_in.defined()) zero_point = zero_point_in.contiguous().detach();
-  Tensor y = Tensor::empty(v.sizes(), v.dtype(), v.device());
-  visit_float(v.dtype(), op, [&](auto zero) {
-    using T = decltype(zero);
-    adaround_forward_kernel.get<T>(v.device())(w_floor.data<T>(), v.data<T>(), scale.data<T>(),
-                                               data_or_null<T>(zero_point), y.data<T>(), p);
-  });
-  if (!should_record({v_in})) return y;
-  record(op, {v_in}, y, [=](const Tensor& gy_in, const std::vector<bool>&) {
-    Tensor gy = gy_in.contiguous(), gv = Tensor::empty(v.sizes(), v.dtype(), v.device());
-    visit_float(v.dtype(), op, [&](auto zero) {
-      using T = decltype(zero);
-      adaround_backward_kernel.get<T>(v.device())(w_floor.data<T>(), v.data<T>(),
-                                                  scale.data<T>(), data_or_null<T>(zero_point),
-                                                  gy.data<T>(), gv.data<T>(), p);
-    });
-    return std::vector<Tensor>{gv};
-  });
-  return y;
+  NWQ_CHECK(v.defined() && v.sizes() == w_floor.sizes(), op, ": v ",
+            v.defined() ? shape_str(v.sizes()) : "undefined", " must have w_floor's shape ",
+            shape_str(w_floor.sizes()));
+  return soft_weight(op, adaround_forward_kernel, adaround_backward_kernel, w_floor, v, scale,
+                     zero_point, p);
 }
 
 Tensor hard_round_adaround(const Tensor& v_in) {
@@ -370,40 +380,20 @@ Tensor hard_round_adaround(const Tensor& v_in) {
 
 // ---------------------------------------------------------------- ASoftmax ops
 
-Tensor asoftmax_soft_weight(const Tensor& w_floor_in, const Tensor& v_in, int64_t n, double tau,
-                            const Tensor& scale_in, const Tensor& zero_point_in, int64_t qmin,
+Tensor asoftmax_soft_weight(const Tensor& w_floor, const Tensor& v, int64_t n, double tau,
+                            const Tensor& scale, const Tensor& zero_point, int64_t qmin,
                             int64_t qmax) {
   const char* op = "asoftmax_soft_weight";
-  const AdaRoundParams view = weight_view(op, w_floor_in, scale_in, zero_point_in, qmin, qmax);
+  const AdaRoundParams view = weight_view(op, w_floor, scale, zero_point, qmin, qmax);
   NWQ_CHECK(tau > 0 && std::isfinite(tau), op, ": tau must be positive, got ", tau);
-  NWQ_CHECK(v_in.defined() && v_in.dim() == w_floor_in.dim() + 1 && v_in.size(0) >= 1 &&
-                Shape(v_in.sizes().begin() + 1, v_in.sizes().end()) == w_floor_in.sizes(),
-            op, ": v ", v_in.defined() ? shape_str(v_in.sizes()) : "undefined",
-            " must be [K, ...w_floor.shape] for w_floor ", shape_str(w_floor_in.sizes()));
-  check_same(op, {w_floor_in, v_in});
-  const ASoftmaxParams p{view.channels, view.inner, n, v_in.size(0), 1.0 / tau, double(qmin),
-                         double(qmax)};
-  Tensor w_floor = w_floor_in.contiguous().detach(), v = v_in.contiguous().detach();
-  Tensor scale = scale_in.contiguous().detach(), zero_point;
-  if (zero_point_in.defined()) zero_point = zero_point_in.contiguous().detach();
-  Tensor y = Tensor::empty(w_floor.sizes(), v.dtype(), v.device());
-  visit_float(v.dtype(), op, [&](auto zero) {
-    using T = decltype(zero);
-    asoftmax_forward_kernel.get<T>(v.device())(w_floor.data<T>(), v.data<T>(), scale.data<T>(),
-                                               data_or_null<T>(zero_point), y.data<T>(), p);
-  });
-  if (!should_record({v_in})) return y;
-  record(op, {v_in}, y, [=](const Tensor& gy_in, const std::vector<bool>&) {
-    Tensor gy = gy_in.contiguous(), gv = Tensor::empty(v.sizes(), v.dtype(), v.device());
-    visit_float(v.dtype(), op, [&](auto zero) {
-      using T = decltype(zero);
-      asoftmax_backward_kernel.get<T>(v.device())(w_floor.data<T>(), v.data<T>(),
-                                                  scale.data<T>(), data_or_null<T>(zero_point),
-                                                  gy.data<T>(), gv.data<T>(), p);
-    });
-    return std::vector<Tensor>{gv};
-  });
-  return y;
+  NWQ_CHECK(v.defined() && v.dim() == w_floor.dim() + 1 && v.size(0) >= 1 &&
+                Shape(v.sizes().begin() + 1, v.sizes().end()) == w_floor.sizes(),
+            op, ": v ", v.defined() ? shape_str(v.sizes()) : "undefined",
+            " must be [K, ...w_floor.shape] for w_floor ", shape_str(w_floor.sizes()));
+  const ASoftmaxParams p{view.channels, view.inner,   n,           v.size(0),
+                         1.0 / tau,     double(qmin), double(qmax)};
+  return soft_weight(op, asoftmax_forward_kernel, asoftmax_backward_kernel, w_floor, v, scale,
+                     zero_point, p);
 }
 
 Tensor asoftmax_init_logits(const Tensor& frac_in, int64_t n, int64_t m) {

@@ -18,9 +18,11 @@ Tensor adaround_regularizer(const Tensor& v, double beta, double zeta = 1.1, dou
 // channel (axis 0: scale has w_floor.size(0) elements; zero_point likewise, or undefined = 0).
 // v has w_floor's shape. Gradient to V only (the scale is frozen here); it is zero where h or the
 // grid clamp is active (the grid clamp passes where qmin <= w_floor + h + z <= qmax).
+// A non-positive scale throws on the CPU; on CUDA (no device sync per call) its channel's
+// outputs are NaN. The same holds for asoftmax_soft_weight.
 Tensor adaround_soft_weight(const Tensor& w_floor, const Tensor& v, const Tensor& scale,
-                            const Tensor& zero_point, int64_t qmin, int64_t qmax,
-                            double zeta = 1.1, double gamma = -0.1);
+                            const Tensor& zero_point, int64_t qmin, int64_t qmax, double zeta = 1.1,
+                            double gamma = -0.1);
 // The hardened rounding offset: 1 where V >= 0, else 0 (w_floor's dtype, v's shape).
 Tensor hard_round_adaround(const Tensor& v);
 
@@ -56,22 +58,25 @@ struct AdaRoundParams {
 };
 // w_floor, v, y, gy, gv: channels * inner elements; scale, zero_point: channels.
 template <class T>
-using AdaRoundFwdFn = void (*)(const T* w_floor, const T* v, const T* scale,
-                               const T* zero_point, T* y, AdaRoundParams p);
+using AdaRoundFwdFn = void (*)(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                               T* y, AdaRoundParams p);
 template <class T>
-using AdaRoundBwdFn = void (*)(const T* w_floor, const T* v, const T* scale,
-                               const T* zero_point, const T* gy, T* gv, AdaRoundParams p);
+using AdaRoundBwdFn = void (*)(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                               const T* gy, T* gv, AdaRoundParams p);
 // Elementwise on channels * inner elements: h = h(v); gv = gh * dh/dv.
-template <class T> using AdaRoundHFwdFn = void (*)(const T* v, T* h, AdaRoundParams p);
+template <class T>
+using AdaRoundHFwdFn = void (*)(const T* v, T* h, AdaRoundParams p);
 template <class T>
 using AdaRoundHBwdFn = void (*)(const T* v, const T* gh, T* gv, AdaRoundParams p);
 // out: one element, the regularizer summed in double in a fixed order; g: one element (the
 // upstream gradient), gv = g * d(term)/dv elementwise.
-template <class T> using AdaRoundRegFwdFn = void (*)(const T* v, T* out, AdaRoundParams p);
+template <class T>
+using AdaRoundRegFwdFn = void (*)(const T* v, T* out, AdaRoundParams p);
 template <class T>
 using AdaRoundRegBwdFn = void (*)(const T* v, const T* g, T* gv, AdaRoundParams p);
 // r = v >= 0 ? 1 : 0, n elements.
-template <class T> using HardRoundAdaRoundFn = void (*)(const T* v, T* r, int64_t n);
+template <class T>
+using HardRoundAdaRoundFn = void (*)(const T* v, T* r, int64_t n);
 
 extern KernelSlot<AdaRoundFwdFn> adaround_forward_kernel;
 extern KernelSlot<AdaRoundBwdFn> adaround_backward_kernel;
@@ -89,15 +94,17 @@ struct ASoftmaxParams {
 };
 // w_floor, y, gy: N elements; v, gv: [k, N] (candidate-major); scale, zero_point: channels.
 template <class T>
-using ASoftmaxFwdFn = void (*)(const T* w_floor, const T* v, const T* scale,
-                               const T* zero_point, T* y, ASoftmaxParams p);
+using ASoftmaxFwdFn = void (*)(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                               T* y, ASoftmaxParams p);
 template <class T>
-using ASoftmaxBwdFn = void (*)(const T* w_floor, const T* v, const T* scale,
-                               const T* zero_point, const T* gy, T* gv, ASoftmaxParams p);
+using ASoftmaxBwdFn = void (*)(const T* w_floor, const T* v, const T* scale, const T* zero_point,
+                               const T* gy, T* gv, ASoftmaxParams p);
 // init: frac [N] -> v [k, N]; hard: v [k, N] -> r [N] (inv_tau, qmin, qmax unused; channels = 1,
 // inner = N).
-template <class T> using ASoftmaxInitFn = void (*)(const T* frac, T* v, ASoftmaxParams p);
-template <class T> using HardRoundASoftmaxFn = void (*)(const T* v, T* r, ASoftmaxParams p);
+template <class T>
+using ASoftmaxInitFn = void (*)(const T* frac, T* v, ASoftmaxParams p);
+template <class T>
+using HardRoundASoftmaxFn = void (*)(const T* v, T* r, ASoftmaxParams p);
 
 extern KernelSlot<ASoftmaxFwdFn> asoftmax_forward_kernel;
 extern KernelSlot<ASoftmaxBwdFn> asoftmax_backward_kernel;

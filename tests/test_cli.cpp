@@ -109,3 +109,16 @@ TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
   CHECK(evaluate(*model, *data.test, o).top1 == doctest::Approx(reported).epsilon(1e-9));
   std::remove(path.c_str());
 }
+
+TEST_CASE("cli: checkpoints saved through DataParallel ('module.' prefix) load as they are") {
+  ModelPtr source = create_model("resnet20", 10, 1, 4);
+  NamedTensors prefixed;
+  for (const auto& [name, t] : source->state_dict()) prefixed.emplace_back("module." + name, t);
+  std::string path = temp_path("dp.safetensors");
+  save_safetensors(path, prefixed, {{"model", "resnet20"}});
+  ModelPtr target = create_model("resnet20", 10, 1, 5);
+  target->load_checkpoint(path);
+  CHECK(target->state_dict()[0].second.to_vector<float>() ==
+        source->state_dict()[0].second.to_vector<float>());
+  std::remove(path.c_str());
+}

@@ -19,12 +19,14 @@ static double max_abs(const Tensor& t) {
   return m;
 }
 
-// grad_tol: tolerance relative to each gradient's largest magnitude. Train-mode BN over small
-// batches and small planes amplifies rounding differences (cuBLAS vs OpenBLAS summation order):
-// measured on the CPU alone, perturbing the input by 1e-7 moves MobileNetV2-CIFAR gradients by
-// more than 1e-3 of their range at batch 4, so that model is checked at batch 16 with 1e-2.
-static void check_training_step(const std::string& name, int64_t in_channels, int64_t size,
-                                int64_t batch, double grad_tol) {
+// Gradients are compared with rtol 1e-3 and an absolute tolerance of 1e-3 of the largest
+// gradient of the whole model (some BN-bias gradients are zero by construction and hold only
+// rounding noise). train_mode picks batch-statistics BN for the backward pass: MobileNetV2-CIFAR
+// is checked in eval mode because train-mode BN over its 4x4 planes is chaotic in float32
+// (measured on the CPU alone: perturbing the input by 1e-7 moves its gradients by more than
+// 1e-3 of their range), so no two summation orders agree; its train-mode BN is covered per op.
+static void check_step(const std::string& name, int64_t in_channels, int64_t size, int64_t batch,
+                       bool train_mode) {
   ModelPtr cpu = create_model(name, 10, static_cast<int>(in_channels), 3);
   ModelPtr gpu = create_model(name, 10, static_cast<int>(in_channels), 3);
   gpu->to(Device::cuda());
@@ -40,8 +42,8 @@ static void check_training_step(const std::string& name, int64_t in_channels, in
     INFO(name, " eval logits");
     CHECK_CLOSE(lg, lc, 1e-4, 1e-4 * max_abs(lc));
   }
-  cpu->train();
-  gpu->train();
+  cpu->train(train_mode);
+  gpu->train(train_mode);
   Tensor loss_cpu = cross_entropy(cpu->forward(x), y);
   Tensor loss_gpu = cross_entropy(gpu->forward(x.to(Device::cuda())), y.to(Device::cuda()));
   CHECK(loss_gpu.item() == doctest::Approx(loss_cpu.item()).epsilon(1e-4));
@@ -49,11 +51,13 @@ static void check_training_step(const std::string& name, int64_t in_channels, in
   backward(loss_gpu);
   NamedTensors pc = cpu->named_parameters(), pg = gpu->named_parameters();
   REQUIRE(pc.size() == pg.size());
+  double largest = 0;
+  for (const auto& [key, p] : pc) largest = std::max(largest, max_abs(p.grad()));
   for (size_t i = 0; i < pc.size(); ++i) {
     INFO(name, " gradient of ", pc[i].first);
     Tensor gc = pc[i].second.grad(), gg = pg[i].second.grad();
     REQUIRE(gg.defined());
-    CHECK_CLOSE(gg, gc, grad_tol, grad_tol * max_abs(gc) + 1e-7);
+    CHECK_CLOSE(gg, gc, 1e-3, 1e-3 * largest);
   }
   NamedTensors bc = cpu->named_buffers(), bg = gpu->named_buffers();
   for (size_t i = 0; i < bc.size(); ++i) {
@@ -72,14 +76,14 @@ TEST_SUITE("cuda") {
       MESSAGE("skipped: no CUDA device");
       return;
     }
-    check_training_step("resnet20", 1, 28, 8, 1e-3);
+    check_step("resnet20", 1, 28, 8, true);
   }
 
-  TEST_CASE("cuda model: MobileNetV2-CIFAR eval and training step match the CPU") {
+  TEST_CASE("cuda model: MobileNetV2-CIFAR eval forward and backward match the CPU") {
     if (!cuda_available()) {
       MESSAGE("skipped: no CUDA device");
       return;
     }
-    check_training_step("mobilenetv2_cifar", 3, 32, 16, 1e-2);
+    check_step("mobilenetv2_cifar", 3, 32, 8, false);
   }
 }

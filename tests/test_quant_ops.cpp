@@ -66,7 +66,8 @@ void check_forward_against_formula(const Shape& shape, int axis) {
     const int64_t c = channel_of(i, shape, axis);
     const T xv = x.data<T>()[i];
     const T ref = fake_quant_ref<T>(xv, s[c], z[c], -8, 7);
-    if (y.data<T>()[i] != ref) FAIL_CHECK("element ", i, " x ", xv, ": ", y.data<T>()[i], " vs ", ref);
+    if (y.data<T>()[i] != ref)
+      FAIL_CHECK("element ", i, " x ", xv, ": ", y.data<T>()[i], " vs ", ref);
     const T v = xv / s[c];
     ties += v - std::floor(v) == T(0.5);
     low += std::nearbyint(v) + z[c] < -8;
@@ -83,8 +84,7 @@ TEST_CASE("quant ops: fake_quant rounds half to even and clamps (hand-computed t
   // s = 1, z = 0, grid [-4, 3]: ties go to the even neighbour, as torch.round.
   Tensor x = test::tensor({0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5, -4.5, 10, -10, 0.49, -3.51}, {12});
   Tensor y = fake_quant(x, test::tensor({1}, {1}), Tensor(), -4, 3);
-  CHECK(y.to_vector<double>() ==
-        std::vector<double>{0, 2, 2, -0.0, -2, -2, 3, -4, 3, -4, 0, -4});
+  CHECK(y.to_vector<double>() == std::vector<double>{0, 2, 2, -0.0, -2, -2, 3, -4, 3, -4, 0, -4});
   // s = 0.5, z = 3, unsigned 3-bit grid [0, 7]: y = (clamp(round(x / s) + 3, 0, 7) - 3) * 0.5.
   Tensor x2 = test::tensor({0.25, 0.75, -1.25, -1.75, 2.0, 2.25, -5.0}, {7});
   Tensor y2 = fake_quant(x2, test::tensor({0.5}, {1}), test::tensor({3}, {1}), 0, 7);
@@ -103,7 +103,8 @@ TEST_CASE("quant ops: fake_quant matches the scalar formula per tensor and per c
   // a scale of shape [C, 1, 1, 1] works like [C]
   Tensor w = tie_values<float>({4, 2, 3, 3}, 0.25, 3);
   Tensor s = Tensor::full({4}, 0.25), s4 = Tensor::full({4, 1, 1, 1}, 0.25);
-  CHECK(test::max_abs_diff(fake_quant(w, s, Tensor(), -8, 7, 0), fake_quant(w, s4, Tensor(), -8, 7, 0)) == 0);
+  CHECK(test::max_abs_diff(fake_quant(w, s, Tensor(), -8, 7, 0),
+                           fake_quant(w, s4, Tensor(), -8, 7, 0)) == 0);
 }
 
 TEST_CASE("quant ops: fake_quant straight-through contract and LSQ scale gradient are exact") {
@@ -191,7 +192,8 @@ TEST_CASE("quant ops: fake_quant error is at most s/2 inside the range for 2..8 
     CHECK(worst > s / 2 * 0.9);  // and the bound is tight
     // outside the range the output is the nearest end of the grid
     Tensor out = Tensor::from_vector<float>({lo - 1, hi + 1}, {2});
-    std::vector<float> yo = fake_quant(out, Tensor::full({1}, s), Tensor::full({1}, z), 0, qmax).to_vector<float>();
+    std::vector<float> yo =
+        fake_quant(out, Tensor::full({1}, s), Tensor::full({1}, z), 0, qmax).to_vector<float>();
     CHECK(yo[0] == (0 - z) * s);
     CHECK(yo[1] == (float(qmax) - z) * s);
   }
@@ -206,7 +208,8 @@ TEST_CASE("quant ops: adaround h, regularizer and soft weight pass F64 gradient 
   test::gradcheck([](const std::vector<Tensor>& in) { return adaround_h(in[0]); }, {v_clamped});
   CHECK(v_clamped.grad().to_vector<double>() == std::vector<double>(5, 0.0));
   for (double beta : {2.0, 3.7, 20.0}) {
-    test::gradcheck([beta](const std::vector<Tensor>& in) { return adaround_regularizer(in[0], beta); }, {v});
+    test::gradcheck(
+        [beta](const std::vector<Tensor>& in) { return adaround_regularizer(in[0], beta); }, {v});
   }
   // the regularizer value: sum of 1 - |2h - 1|^beta
   Tensor r = adaround_regularizer(v, 2.0);
@@ -218,9 +221,9 @@ TEST_CASE("quant ops: adaround h, regularizer and soft weight pass F64 gradient 
   Tensor wf = test::tensor({0, 1, 2, 6, -1, 0, 3, 4, 1, 2, 5, 0}, {3, 2, 2});
   Tensor s = test::tensor({0.1, 0.2, 0.05}, {3}), z = test::tensor({1, 0, 2}, {3});
   Tensor vw = test::random({3, 2, 2}, 4, -2, 2, true);
-  test::gradcheck([&](const std::vector<Tensor>& in) {
-    return adaround_soft_weight(wf, in[0], s, z, 0, 7);
-  }, {vw});
+  test::gradcheck(
+      [&](const std::vector<Tensor>& in) { return adaround_soft_weight(wf, in[0], s, z, 0, 7); },
+      {vw});
   // the value: s * (clamp(w_floor + h + z) - z)
   std::vector<double> y = adaround_soft_weight(wf, vw, s, z, 0, 7).to_vector<double>();
   std::vector<double> h = adaround_h(vw).to_vector<double>();
@@ -263,9 +266,11 @@ TEST_CASE("quant ops: asoftmax soft weight passes F64 gradient checks for severa
     for (double tau : {1.0, 0.5, 0.1}) {
       INFO("n ", n, " tau ", tau);
       Tensor v = test::random({k, 3, 4}, 5 + k, -1, 1, true);
-      test::gradcheck([&](const std::vector<Tensor>& in) {
-        return asoftmax_soft_weight(wf, in[0], n, tau, s, z, 0, 7);
-      }, {v}, 1e-6, 1e-5);
+      test::gradcheck(
+          [&](const std::vector<Tensor>& in) {
+            return asoftmax_soft_weight(wf, in[0], n, tau, s, z, 0, 7);
+          },
+          {v}, 1e-6, 1e-5);
     }
   }
   // outside the grid the gradient is zero
@@ -283,20 +288,22 @@ TEST_CASE("quant ops: asoftmax at small tau approaches the hard argmax") {
   Tensor wf = test::tensor({0, 1, 2, 3, 4, 5}, {2, 3});
   Tensor s = test::tensor({0.1, 0.3}, {2});
   // candidates -1..1; the top two logits of each weight differ by at least 0.3
-  Tensor v = test::tensor({0.5, -0.3, 0.1, 0.9, -0.5, 0.0,    // k = -1
-                           0.2, 0.4, -0.6, 0.1, 0.3, -0.2,    // k = 0
-                           -0.1, 0.1, 0.7, 0.4, 0.6, 0.35},   // k = 1
+  Tensor v = test::tensor({0.5, -0.3, 0.1, 0.9, -0.5, 0.0,   // k = -1
+                           0.2, 0.4, -0.6, 0.1, 0.3, -0.2,   // k = 0
+                           -0.1, 0.1, 0.7, 0.4, 0.6, 0.35},  // k = 1
                           {3, 2, 3});
   Tensor hard = hard_round_asoftmax(v, -1);
   CHECK(hard.to_vector<double>() == std::vector<double>{-1, 0, 1, -1, 1, 1});
   Tensor y_hard = Tensor::empty({2, 3}, DType::F64);
   for (int i = 0; i < 6; ++i) {
-    y_hard.data<double>()[i] = s.data<double>()[i / 3] *
-                               std::min(std::max(wf.data<double>()[i] + hard.data<double>()[i], 0.0), 15.0);
+    y_hard.data<double>()[i] =
+        s.data<double>()[i / 3] *
+        std::min(std::max(wf.data<double>()[i] + hard.data<double>()[i], 0.0), 15.0);
   }
   double previous = INFINITY;
   for (double tau : {0.3, 0.03, 1e-3}) {
-    const double err = test::max_abs_diff(asoftmax_soft_weight(wf, v, -1, tau, s, Tensor(), 0, 15), y_hard);
+    const double err =
+        test::max_abs_diff(asoftmax_soft_weight(wf, v, -1, tau, s, Tensor(), 0, 15), y_hard);
     CHECK(err < previous);
     previous = err;
   }
@@ -333,7 +340,8 @@ TEST_CASE("quant ops: asoftmax init logits reproduce the fractional part") {
     wf.data<float>()[i] = std::floor(q);
     fr.data<float>()[i] = q - std::floor(q);
   }
-  Tensor y = asoftmax_soft_weight(wf, asoftmax_init_logits(fr, 0, 1), 0, 1.0, s, Tensor(), -128, 127);
+  Tensor y =
+      asoftmax_soft_weight(wf, asoftmax_init_logits(fr, 0, 1), 0, 1.0, s, Tensor(), -128, 127);
   CHECK_CLOSE(y, w, 0, 1e-4 * 0.07 + 1e-6);
 }
 
@@ -342,7 +350,8 @@ TEST_CASE("quant ops: amixup mixes and passes F64 gradient checks") {
   test::gradcheck([](const std::vector<Tensor>& in) { return amixup(in[0], in[1], 0.3); }, {a, b});
   Tensor y = amixup(a, b, 0.25);
   for (int i = 0; i < 30; ++i) {
-    CHECK(y.data<double>()[i] == doctest::Approx(0.25 * a.data<double>()[i] + 0.75 * b.data<double>()[i]));
+    CHECK(y.data<double>()[i] ==
+          doctest::Approx(0.25 * a.data<double>()[i] + 0.75 * b.data<double>()[i]));
   }
   CHECK(amixup(a, b, 0.0).same(b));
   CHECK(test::max_abs_diff(amixup(a, b, 1.0), a) == 0);
@@ -366,14 +375,16 @@ TEST_CASE("quant ops: qdrop frequency, gradient routing and determinism per seed
     CHECK(std::fabs(taken / n - p) < 4 * std::sqrt(p * (1 - p) / n));
     // the mask is the documented function of one key drawn from the rng
     const QDropParams params{n, Rng(42).next_u64(), uint64_t(std::llround(std::ldexp(p, 32)))};
-    for (int64_t i = 0; i < 1000; ++i) CHECK(y.data<double>()[i] == (qdrop_takes_fp(params, i) ? 1.0 : 0.0));
+    for (int64_t i = 0; i < 1000; ++i)
+      CHECK(y.data<double>()[i] == (qdrop_takes_fp(params, i) ? 1.0 : 0.0));
     // gradient to whichever was taken
     xq.zero_grad();
     xf.zero_grad();
     backward(y, Tensor::full({n}, 3.0, DType::F64));
     std::vector<double> gq = xq.grad().to_vector<double>(), gf = xf.grad().to_vector<double>();
     bool routed = true;
-    for (int64_t i = 0; i < n; ++i) routed &= gf[i] == 3.0 * y.data<double>()[i] && gq[i] + gf[i] == 3.0;
+    for (int64_t i = 0; i < n; ++i)
+      routed &= gf[i] == 3.0 * y.data<double>()[i] && gq[i] + gf[i] == 3.0;
     CHECK(routed);
   }
   Rng r1(7), r2(7), r3(8);
@@ -399,27 +410,55 @@ TEST_CASE("quant ops: errors name the op and what was wrong") {
                        doctest::Contains("fake_quant: zero_point [2]"), Error);
   CHECK_THROWS_WITH_AS(fake_quant(x, s, test::tensor({0.5}, {1}), 0, 7),
                        doctest::Contains("zero_point must be integer-valued"), Error);
-  CHECK_THROWS_WITH_AS(fake_quant(x, s, Tensor(), 0, 7, 2), doctest::Contains("axis 2 out of range"), Error);
-  CHECK_THROWS_WITH_AS(fake_quant(x, Tensor::full({1}, 0.1f), Tensor(), 0, 7), doctest::Contains("fake_quant"), Error);
+  CHECK_THROWS_WITH_AS(fake_quant(x, s, Tensor(), 0, 7, 2),
+                       doctest::Contains("axis 2 out of range"), Error);
+  CHECK_THROWS_WITH_AS(fake_quant(x, Tensor::full({1}, 0.1f), Tensor(), 0, 7),
+                       doctest::Contains("fake_quant"), Error);
   Tensor wf = Tensor::zeros({3, 2}, DType::F64), v = test::random({3, 2}, 2, -1, 1, false);
   CHECK_THROWS_WITH_AS(adaround_soft_weight(wf, v, test::tensor({0.1, 0.1}, {2}), Tensor(), 0, 7),
                        doctest::Contains("must have 1 or 3 elements"), Error);
   CHECK_THROWS_WITH_AS(adaround_soft_weight(wf, v, test::tensor({-0.1}, {1}), Tensor(), 0, 7),
                        doctest::Contains("adaround_soft_weight: scale must be positive"), Error);
-  CHECK_THROWS_WITH_AS(adaround_soft_weight(wf, v, s, Tensor(), 3, 1), doctest::Contains("qmin (3)"), Error);
+  CHECK_THROWS_WITH_AS(adaround_soft_weight(wf, v, s, Tensor(), 3, 1),
+                       doctest::Contains("qmin (3)"), Error);
   CHECK_THROWS_WITH_AS(adaround_soft_weight(wf, test::random({2, 3}, 2), s, Tensor(), 0, 7),
                        doctest::Contains("must have w_floor's shape [3, 2]"), Error);
   CHECK_THROWS_WITH_AS(adaround_regularizer(v, 0.5), doctest::Contains("beta must be >= 1"), Error);
-  CHECK_THROWS_WITH_AS(asoftmax_soft_weight(wf, test::random({2, 3, 3}, 2), 0, 1.0, s, Tensor(), 0, 7),
-                       doctest::Contains("must be [K, ...w_floor.shape]"), Error);
+  CHECK_THROWS_WITH_AS(
+      asoftmax_soft_weight(wf, test::random({2, 3, 3}, 2), 0, 1.0, s, Tensor(), 0, 7),
+      doctest::Contains("must be [K, ...w_floor.shape]"), Error);
   CHECK_THROWS_WITH_AS(asoftmax_soft_weight(wf, test::random({3, 2}, 2), 0, 1.0, s, Tensor(), 0, 7),
                        doctest::Contains("asoftmax_soft_weight: v [3, 2]"), Error);
-  CHECK_THROWS_WITH_AS(asoftmax_soft_weight(wf, test::random({2, 3, 2}, 2), 0, 0.0, s, Tensor(), 0, 7),
-                       doctest::Contains("tau must be positive"), Error);
-  CHECK_THROWS_WITH_AS(asoftmax_init_logits(wf, 1, 2), doctest::Contains("must include 0 and 1"), Error);
-  CHECK_THROWS_WITH_AS(amixup(wf, v.view({2, 3}), 0.5), doctest::Contains("amixup: fp [3, 2] and q [2, 3]"), Error);
+  CHECK_THROWS_WITH_AS(
+      asoftmax_soft_weight(wf, test::random({2, 3, 2}, 2), 0, 0.0, s, Tensor(), 0, 7),
+      doctest::Contains("tau must be positive"), Error);
+  CHECK_THROWS_WITH_AS(asoftmax_init_logits(wf, 1, 2), doctest::Contains("must include 0 and 1"),
+                       Error);
+  CHECK_THROWS_WITH_AS(amixup(wf, v.view({2, 3}), 0.5),
+                       doctest::Contains("amixup: fp [3, 2] and q [2, 3]"), Error);
   CHECK_THROWS_WITH_AS(amixup(wf, v, 1.5), doctest::Contains("fp_share must be in [0, 1]"), Error);
   Rng rng(1);
-  CHECK_THROWS_WITH_AS(qdrop(wf, v, -0.1, rng), doctest::Contains("qdrop: p must be in [0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(qdrop(wf, v, -0.1, rng), doctest::Contains("qdrop: p must be in [0, 1]"),
+                       Error);
   CHECK_THROWS_WITH_AS(qdrop(wf, v.to(DType::F32), 0.5, rng), doctest::Contains("qdrop"), Error);
+}
+
+TEST_CASE("quant ops: a non-contiguous input is quantized and receives its gradients") {
+  Tensor base = tie_values<double>({3, 4}, 0.25, 17);
+  Tensor xt = base.permute({1, 0});  // a strided leaf [4, 3]
+  xt.set_requires_grad(true);
+  Tensor xc = xt.contiguous().clone().set_requires_grad(true);
+  Tensor s = test::tensor({0.25, 0.5, 0.25}, {3});
+  Tensor g = test::random({4, 3}, 4, -1, 1, false);
+  Tensor yt = fake_quant(xt, s, Tensor(), -4, 3, 1), yc = fake_quant(xc, s, Tensor(), -4, 3, 1);
+  CHECK(test::max_abs_diff(yt, yc) == 0);
+  backward(yt, g);
+  backward(yc, g);
+  REQUIRE(xt.grad().defined());
+  CHECK(test::max_abs_diff(xt.grad(), xc.grad()) == 0);
+  Tensor vt = test::random({2, 3}, 5, -1, 1, false).permute({1, 0});
+  vt.set_requires_grad(true);
+  backward(adaround_soft_weight(Tensor::zeros({3, 2}, DType::F64), vt, s, Tensor(), 0, 7),
+           test::random({3, 2}, 6, -1, 1, false));
+  CHECK(vt.grad().defined());
 }

@@ -23,10 +23,19 @@ int workers_from_flag(const ArgParser& args) {
   return static_cast<int>(args.get_int("--workers", 0, 64));
 }
 
+void check_model_name(const std::string& name) {
+  std::string known;
+  for (const std::string& n : model_names()) {
+    if (n == name) return;
+    known += (known.empty() ? "" : ", ") + n;
+  }
+  throw Error(str("--model: unknown model '", name, "' (known: ", known, ")"));
+}
+
 ModelPtr build_model(const std::string& name, const DataSplits& data, uint64_t seed,
                      const std::string& weights_path) {
   ModelPtr model = create_model(name, data.num_classes, static_cast<int>(data.channels), seed);
-  if (!weights_path.empty()) model->load(weights_path);
+  if (!weights_path.empty()) model->load_checkpoint(weights_path);
   return model;
 }
 

@@ -14,6 +14,8 @@ namespace nwq {
 Device device_from_flag(const ArgParser& args);
 // Reads --workers (0..64).
 int workers_from_flag(const ArgParser& args);
+// Throws listing the known models unless name is one of them.
+void check_model_name(const std::string& name);
 // Creates the model for the data's channels and classes; loads weights when path is not empty.
 ModelPtr build_model(const std::string& name, const DataSplits& data, uint64_t seed,
                      const std::string& weights_path);

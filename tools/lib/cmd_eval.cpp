@@ -2,20 +2,12 @@
 // The model name is read from the weights' metadata when --model is not given.
 #include <cstdio>
 
-#include "core/safetensors.h"
+#include "core/tensor_io.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
 
 namespace nwq {
-
-static std::string model_from_metadata(const std::string& path) {
-  SafetensorsFile file = read_safetensors(path);
-  for (const auto& [k, v] : file.metadata) {
-    if (k == "model") return v;
-  }
-  throw Error(str(path, ": no 'model' in the file's metadata; pass --model"));
-}
 
 int cmd_eval(const std::vector<std::string>& args) {
   ArgParser a("eval", "Evaluates weights on the test split of a data set.");
@@ -35,8 +27,10 @@ int cmd_eval(const std::vector<std::string>& args) {
     return 0;
   }
   NWQ_CHECK(a.has("--weights"), "eval: --weights FILE is required");
-  std::string weights = a.get("--weights");
-  std::string model_name = a.has("--model") ? a.get("--model") : model_from_metadata(weights);
+  TensorFile weights = load_safetensors(a.get("--weights"));  // bad files fail before data loads
+  std::string model_name = a.has("--model") ? a.get("--model") : weights.meta("model");
+  NWQ_CHECK(!model_name.empty(), weights.path, ": no 'model' in the file's metadata; pass --model");
+  check_model_name(model_name);
   EvalOptions o;
   o.batch = a.get_int("--batch", 1, 1 << 16);
   o.device = device_from_flag(a);
@@ -44,7 +38,8 @@ int cmd_eval(const std::vector<std::string>& args) {
   o.limit = a.get_int("--limit", -1, INT64_MAX);
   o.progress = !a.on("--quiet");
   DataSplits data = open_data(a.get("--data"), false, false);
-  ModelPtr model = build_model(model_name, data, 0, weights);
+  ModelPtr model = build_model(model_name, data, 0, "");
+  model->load_checkpoint(weights);
   model->to(o.device);
   EvalResult r = evaluate(*model, *data.test, o);
   double rate = r.seconds > 0 ? double(r.images) / r.seconds : 0;

@@ -68,6 +68,7 @@ int cmd_train(const std::vector<std::string>& args) {
   TrainOptions o = train_options(a);
   if (a.has("--out")) check_output_path(a.get("--out"), "--out");
   std::string model_name = a.get("--model");
+  check_model_name(model_name);
   DataSplits data = open_data(a.get("--data"), !a.on("--no-augment"));
   ModelPtr model = build_model(model_name, data, o.seed, a.has("--weights") ? a.get("--weights") : "");
   model->to(o.device);
