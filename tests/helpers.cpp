@@ -63,7 +63,8 @@ double closeness(const Tensor& a, const Tensor& b, double rtol, double atol) {
   double worst = 0;
   size_t worst_i = 0;
   for (size_t i = 0; i < av.size(); ++i) {
-    double r = std::fabs(av[i] - bv[i]) / (atol + rtol * std::fabs(bv[i]));
+    double diff = std::fabs(av[i] - bv[i]);
+    double r = diff == 0 ? 0.0 : diff / (atol + rtol * std::fabs(bv[i]));  // 0/0 is a match
     if (!(r <= worst)) {  // also catches NaN
       worst = std::isnan(r) ? INFINITY : r;
       worst_i = i;
