@@ -7,3 +7,5 @@ void run_conv_bench();
 void run_train_bench();
 // ImageNet-shape ResNet-18 / MobileNetV2 inference and training step on the GPU vs PyTorch.
 void run_model_bench();
+// GPU conv2d TFLOP/s for ResNet-18 shapes next to a same-size cuBLAS sgemm.
+void run_gpu_conv_bench();

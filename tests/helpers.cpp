@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
@@ -94,6 +95,18 @@ Tensor random(const Shape& shape, uint64_t seed, double lo, double hi, bool grad
   Tensor t = Tensor::uniform(shape, rng, lo, hi, DType::F64);
   if (grad) t.set_requires_grad(true);
   return t;
+}
+
+Tensor rand32(const Shape& shape, uint64_t seed, double lo, double hi) {
+  Rng rng(seed);
+  return Tensor::uniform(shape, rng, lo, hi, DType::F32);
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  Tensor ha = a.to(Device::cpu()).contiguous(), hb = b.to(Device::cpu()).contiguous();
+  if (ha.sizes() != hb.sizes() || ha.dtype() != hb.dtype()) return false;
+  size_t bytes = size_t(ha.numel()) * dtype_size(ha.dtype());
+  return std::memcmp(ha.raw_data(), hb.raw_data(), bytes) == 0;
 }
 
 std::string golden_path(const std::string& file) { return "tests/golden/" + file; }

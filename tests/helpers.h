@@ -24,6 +24,11 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype
 // Uniform random F64 tensor in [lo, hi) with a fixed seed; requires_grad set when asked.
 Tensor random(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1, bool grad = true);
 
+// Uniform random F32 tensor in [lo, hi) with a fixed seed (no gradient).
+Tensor rand32(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1);
+// True when both tensors (any devices) have the same shape, dtype and bytes.
+bool same_bytes(const Tensor& a, const Tensor& b);
+
 // Path of a golden file in tests/golden/.
 std::string golden_path(const std::string& file);
 

@@ -122,3 +122,8 @@ TEST_CASE("cli: checkpoints saved through DataParallel ('module.' prefix) load a
         source->state_dict()[0].second.to_vector<float>());
   std::remove(path.c_str());
 }
+
+TEST_CASE("cli: --bad-images takes stop or skip") {
+  CHECK_THROWS_WITH_AS(cmd_train({"--bad-images", "ignore", "--limit", "1"}),
+                       doctest::Contains("--bad-images must be one of stop, skip"), Error);
+}

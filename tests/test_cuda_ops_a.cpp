@@ -20,19 +20,12 @@ using namespace nwq;
 
 namespace {
 
+using test::rand32;
+using test::same_bytes;
+
 using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
-Tensor rand32(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
-  Rng rng(seed);
-  return Tensor::uniform(shape, rng, lo, hi, DType::F32);
-}
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  Tensor ha = a.to(Device::cpu()).contiguous(), hb = b.to(Device::cpu()).contiguous();
-  if (ha.sizes() != hb.sizes() || ha.dtype() != hb.dtype()) return false;
-  size_t bytes = size_t(ha.numel()) * dtype_size(ha.dtype());
-  return std::memcmp(ha.raw_data(), hb.raw_data(), bytes) == 0;
-}
 
 // Device result vs CPU result: bitwise when both tolerances are 0, else CHECK_CLOSE.
 void check_match(const Tensor& dev, const Tensor& cpu, double rtol, double atol) {

@@ -18,12 +18,11 @@ using namespace nwq;
 
 namespace {
 
+using test::rand32;
+using test::same_bytes;
+
 using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
-Tensor rand_f32(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
-  Rng rng(seed);
-  return Tensor::uniform(shape, rng, lo, hi, DType::F32);
-}
 
 // Integer-valued floats in [lo, hi].
 Tensor rand_int_f32(const Shape& shape, uint64_t seed, int lo, int hi) {
@@ -33,12 +32,6 @@ Tensor rand_int_f32(const Shape& shape, uint64_t seed, int lo, int hi) {
   return t;
 }
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  Tensor ha = a.to(Device::cpu()).contiguous(), hb = b.to(Device::cpu()).contiguous();
-  if (ha.sizes() != hb.sizes() || ha.dtype() != hb.dtype()) return false;
-  return std::memcmp(ha.raw_data(), hb.raw_data(), size_t(ha.numel()) * dtype_size(ha.dtype())) ==
-         0;
-}
 
 void check_match(const Tensor& dev, const Tensor& cpu, double rtol, double atol) {
   if (rtol == 0 && atol == 0)
@@ -73,7 +66,7 @@ void check_parity(const OpFn& f, const std::vector<Tensor>& inputs, const std::v
   REQUIRE(yg.sizes() == yc.sizes());
   check_match(yg, yc, tol.fwd_rtol, tol.fwd_atol);
   if (!any_grad) return;
-  Tensor gy = rand_f32(yc.sizes(), 99);
+  Tensor gy = rand32(yc.sizes(), 99);
   backward(yc, gy);
   backward(yg, gy.to(Device::cuda()));
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -93,7 +86,7 @@ bool no_gpu() {
 
 // x in a range that clamps on both sides, with exact ties on a quarter-step grid mixed in.
 Tensor quant_input(const Shape& shape, uint64_t seed) {
-  Tensor x = rand_f32(shape, seed, -3, 3);
+  Tensor x = rand32(shape, seed, -3, 3);
   for (int64_t i = 0; i < x.numel(); i += 3)
     x.data<float>()[i] = std::round(x.data<float>()[i] * 8) / 8;
   return x;
@@ -134,7 +127,7 @@ TEST_SUITE("cuda") {
     if (no_gpu()) return;
     Tensor x = quant_input({3, 1 << 19}, 5).to(Device::cuda());
     Tensor s = Tensor::full({1}, 0.1).to(Device::cuda()).set_requires_grad(true);
-    Tensor gy = rand_f32({3, 1 << 19}, 6).to(Device::cuda());
+    Tensor gy = rand32({3, 1 << 19}, 6).to(Device::cuda());
     backward(fake_quant(x, s, Tensor(), -8, 7), gy);
     Tensor first = s.grad().clone();
     for (int rep = 0; rep < 3; ++rep) {
@@ -149,8 +142,8 @@ TEST_SUITE("cuda") {
     const Tolerance elementwise{1e-5, 1e-6, 1e-5, 1e-6};
     for (const Shape& shape : {Shape{1, 1}, Shape{37, 11}, Shape{64, 3, 3, 3}, Shape{129, 1031}}) {
       INFO("w ", shape_str(shape));
-      Tensor v = rand_f32(shape, 7, -4, 4), wf = rand_int_f32(shape, 8, -10, 10);
-      Tensor s = rand_f32({shape[0]}, 9, 0.01, 0.1), z = rand_int_f32({shape[0]}, 10, 6, 9);
+      Tensor v = rand32(shape, 7, -4, 4), wf = rand_int_f32(shape, 8, -10, 10);
+      Tensor s = rand32({shape[0]}, 9, 0.01, 0.1), z = rand_int_f32({shape[0]}, 10, 6, 9);
       check_parity([](const std::vector<Tensor>& in) { return adaround_h(in[0]); }, {v}, {true},
                    elementwise);
       for (double beta : {2.0, 11.5, 20.0}) {
@@ -176,8 +169,8 @@ TEST_SUITE("cuda") {
         INFO("w ", shape_str(shape), " candidates ", n, "..", n + k - 1);
         Shape vshape = shape;
         vshape.insert(vshape.begin(), k);
-        Tensor v = rand_f32(vshape, 11, -2, 2), wf = rand_int_f32(shape, 12, -10, 10);
-        Tensor s = rand_f32({shape[0]}, 13, 0.01, 0.1), z = rand_int_f32({shape[0]}, 14, 6, 9);
+        Tensor v = rand32(vshape, 11, -2, 2), wf = rand_int_f32(shape, 12, -10, 10);
+        Tensor s = rand32({shape[0]}, 13, 0.01, 0.1), z = rand_int_f32({shape[0]}, 14, 6, 9);
         for (double tau : {1.0, 0.1, 0.01}) {
           INFO("tau ", tau);
           check_parity(
@@ -188,7 +181,7 @@ TEST_SUITE("cuda") {
         }
         check_parity([n](const std::vector<Tensor>& in) { return hard_round_asoftmax(in[0], n); },
                      {v}, {false}, {0, 0, 0, 0});
-        Tensor frac = rand_f32(shape, 15, 0, 1);
+        Tensor frac = rand32(shape, 15, 0, 1);
         frac.data<float>()[0] = 0.0f;
         check_parity(
             [n, k](const std::vector<Tensor>& in) {
@@ -203,7 +196,7 @@ TEST_SUITE("cuda") {
     if (no_gpu()) return;
     for (const Shape& shape : {Shape{1}, Shape{3, 17, 19}, Shape{(1 << 20) + 7}}) {
       INFO("x ", shape_str(shape));
-      Tensor xq = rand_f32(shape, 21), xf = rand_f32(shape, 22);
+      Tensor xq = rand32(shape, 21), xf = rand32(shape, 22);
       for (double p : {0.5, 0.1, 1.0}) {
         check_parity(
             [p](const std::vector<Tensor>& in) {
@@ -221,7 +214,7 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("cuda quant: errors on device tensors; a bad scale on CUDA gives NaN") {
     if (no_gpu()) return;
-    Tensor x = rand_f32({4, 6}, 1).to(Device::cuda());
+    Tensor x = rand32({4, 6}, 1).to(Device::cuda());
     Tensor s = Tensor::full({1}, 0.1).to(Device::cuda());
     CHECK_THROWS_WITH_AS(fake_quant(x, s, Tensor(), 0, 7, 1),
                          doctest::Contains("needs 6 element(s)"), Error);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/allocator.h"
@@ -17,6 +18,24 @@ Device device_from_flag(const ArgParser& args) {
   NWQ_CHECK(!args.on("--tf32") || device.is_cuda(), "--tf32 needs --device cuda");
   if (device.is_cuda()) cuda_backend().set_tf32(args.on("--tf32"));
   return device;
+}
+
+DataOptions data_options_from_flags(const ArgParser& args, bool augment_train, bool load_train) {
+  DataOptions o;
+  o.augment_train = augment_train;
+  o.load_train = load_train;
+  o.bad_images = args.get_choice("--bad-images", {"stop", "skip"}) == "skip" ? BadImagePolicy::Skip
+                                                                            : BadImagePolicy::Stop;
+  o.threads = std::max(1, workers_from_flag(args));
+  return o;
+}
+
+void report_skipped_images(const DataSplits& data) {
+  if (data.skipped.empty()) return;
+  std::fprintf(stderr, "skipped %zu undecodable image files:\n", data.skipped.size());
+  for (size_t i = 0; i < data.skipped.size() && i < 5; ++i) {
+    std::fprintf(stderr, "  %s: %s\n", data.skipped[i].path.c_str(), data.skipped[i].reason.c_str());
+  }
 }
 
 int workers_from_flag(const ArgParser& args) {

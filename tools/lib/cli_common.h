@@ -12,6 +12,10 @@ namespace nwq {
 
 // Reads --device, checking that CUDA is there when asked for.
 Device device_from_flag(const ArgParser& args);
+// Data options from --bad-images and --workers (ImageFolder decoding threads).
+DataOptions data_options_from_flags(const ArgParser& args, bool augment_train, bool load_train);
+// Prints how many undecodable images --bad-images skip left out, and the first few.
+void report_skipped_images(const DataSplits& data);
 // Reads --workers (0..64).
 int workers_from_flag(const ArgParser& args);
 // Throws listing the known models unless name is one of them.

@@ -18,6 +18,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
   a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
   a.add("--workers", "N", "2", "data-loading threads");
+  a.add("--bad-images", "MODE", "stop", "undecodable image files: stop (error naming the file) or skip (count and list them)");
   a.add("--limit", "N", "-1", "evaluate only the first N test images (-1: all)");
   a.add_switch("--quiet", "no progress bar");
   a.add_switch("--json", "print one JSON line of results on stdout");
@@ -37,7 +38,8 @@ int cmd_eval(const std::vector<std::string>& args) {
   o.workers = workers_from_flag(a);
   o.limit = a.get_int("--limit", -1, INT64_MAX);
   o.progress = !a.on("--quiet");
-  DataSplits data = open_data(a.get("--data"), false, false);
+  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, false));
+  report_skipped_images(data);
   ModelPtr model = build_model(model_name, data, 0, "");
   model->load_checkpoint(weights);
   model->to(o.device);

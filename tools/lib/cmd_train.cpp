@@ -28,6 +28,7 @@ static void declare_train_flags(ArgParser& a) {
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
   a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
   a.add("--workers", "N", "2", "data-loading threads");
+  a.add("--bad-images", "MODE", "stop", "undecodable image files: stop (error naming the file) or skip (count and list them)");
   a.add("--limit", "N", "-1", "train on only the first N images of each epoch (-1: all)");
   a.add("--eval-limit", "N", "-1", "evaluate on only the first N test images (-1: all)");
   a.add("--weights", "FILE", "", "start from these weights (safetensors)");
@@ -69,7 +70,8 @@ int cmd_train(const std::vector<std::string>& args) {
   if (a.has("--out")) check_output_path(a.get("--out"), "--out");
   std::string model_name = a.get("--model");
   check_model_name(model_name);
-  DataSplits data = open_data(a.get("--data"), !a.on("--no-augment"));
+  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, !a.on("--no-augment"), true));
+  report_skipped_images(data);
   ModelPtr model = build_model(model_name, data, o.seed, a.has("--weights") ? a.get("--weights") : "");
   model->to(o.device);
   std::fprintf(stderr, "train %s on %s: %lld train / %lld test images, %lld parameters, %s\n",
