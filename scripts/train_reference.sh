@@ -14,7 +14,7 @@ case "$name" in
   cifar10_resnet20)          args=(--model resnet20 --epochs 60 --lr 0.1 --wd 5e-4) ;;
   cifar10_resnet56)          args=(--model resnet56 --epochs 80 --lr 0.1 --wd 5e-4) ;;
   cifar10_resnet18_cifar)    args=(--model resnet18_cifar --epochs 40 --lr 0.1 --wd 5e-4) ;;
-  cifar10_mobilenetv2_cifar) args=(--model mobilenetv2_cifar --epochs 40 --lr 0.05 --wd 5e-4) ;;
+  cifar10_mobilenetv2_cifar) args=(--model mobilenetv2_cifar --epochs 36 --lr 0.05 --wd 5e-4) ;;
   *) echo "unknown reference '$name'" >&2; exit 2 ;;
 esac
 mkdir -p "$out"
