@@ -109,6 +109,24 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
   return std::memcmp(ha.raw_data(), hb.raw_data(), bytes) == 0;
 }
 
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to(Device::cpu()).to(DType::F64).to_vector<double>()) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+NamedTensors golden_state(const TensorFile& file) {
+  NamedTensors out;
+  for (const auto& [name, t] : file.tensors) {
+    bool data = false;
+    for (const char* prefix : {"input.", "eval.", "train.", "grad.", "train_after."}) {
+      data = data || name.rfind(prefix, 0) == 0;
+    }
+    if (!data) out.emplace_back(name, t);
+  }
+  return out;
+}
+
 std::string golden_path(const std::string& file) { return "tests/golden/" + file; }
 
 }  // namespace nwq::test

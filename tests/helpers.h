@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/tensor_io.h"
 
 namespace nwq::test {
 
@@ -28,6 +29,12 @@ Tensor random(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1, 
 Tensor rand32(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1);
 // True when both tensors (any devices) have the same shape, dtype and bytes.
 bool same_bytes(const Tensor& a, const Tensor& b);
+
+// Largest |x| of a tensor on any device (0 for an empty tensor).
+double max_abs(const Tensor& t);
+// The state_dict entries of a model golden file: every tensor not under the test-data prefixes
+// input. eval. train. grad. train_after. (tests/golden/make_goldens.py and make_zoo_goldens.py).
+NamedTensors golden_state(const TensorFile& file);
 
 // Path of a golden file in tests/golden/.
 std::string golden_path(const std::string& file);

@@ -12,12 +12,7 @@
 #include "tests/helpers.h"
 
 using namespace nwq;
-
-static double max_abs(const Tensor& t) {
-  double m = 0;
-  for (float v : t.to(Device::cpu()).to_vector<float>()) m = std::max(m, double(std::fabs(v)));
-  return m;
-}
+using test::max_abs;
 
 // Gradients are compared with rtol 1e-3 and an absolute tolerance of 1e-3 of the largest
 // gradient of the whole model (some BN-bias gradients are zero by construction and hold only

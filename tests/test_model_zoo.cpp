@@ -19,24 +19,8 @@ using namespace nwq;
 
 namespace {
 
-// The golden file's state_dict entries: everything not under a prefix of the test data.
-NamedTensors golden_state(const TensorFile& file) {
-  NamedTensors out;
-  for (const auto& [name, t] : file.tensors) {
-    bool data = false;
-    for (const char* prefix : {"input.", "eval.", "train.", "grad.", "train_after."}) {
-      data = data || name.rfind(prefix, 0) == 0;
-    }
-    if (!data) out.emplace_back(name, t);
-  }
-  return out;
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to(DType::F64).to_vector<double>()) m = std::max(m, std::fabs(v));
-  return m;
-}
+using test::golden_state;
+using test::max_abs;
 
 // Train mode (batch statistics) with dropout off, as tests/golden/make_zoo_goldens.py does.
 void train_without_dropout(Module& model) {

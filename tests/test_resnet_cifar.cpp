@@ -18,29 +18,13 @@ using namespace nwq;
 
 namespace {
 
-// The golden file's state_dict entries: everything not under a prefix of the test data.
-NamedTensors golden_state(const TensorFile& file) {
-  NamedTensors out;
-  for (const auto& [name, t] : file.tensors) {
-    bool data = false;
-    for (const char* prefix : {"input.", "eval.", "train.", "grad.", "train_after."}) {
-      data = data || name.rfind(prefix, 0) == 0;
-    }
-    if (!data) out.emplace_back(name, t);
-  }
-  return out;
-}
+using test::golden_state;
+using test::max_abs;
 
 ModelPtr golden_resnet20(const TensorFile& file) {
   ModelPtr model = create_model("resnet20", 10, 1, 123);
   model->load_state_dict(golden_state(file), true, file.path);
   return model;
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to(DType::F64).to_vector<double>()) m = std::max(m, std::fabs(v));
-  return m;
 }
 
 bool bit_identical(const Tensor& a, const Tensor& b) {
