@@ -85,8 +85,11 @@ $(BUILD)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
+# SETUP=0 skips the package check (machines without apt access whose headers come from
+# BLAS_INCLUDE / STB_INCLUDE, such as the GPU machine: see scripts/gpu_make.sh).
+SETUP ?= 1
 setup:
-	@bash scripts/setup.sh
+	@if [ "$(SETUP)" = 1 ]; then bash scripts/setup.sh; fi
 
 test: setup
 	$(MAKE) $(BUILD)/nwq_tests $(BUILD)/nwq
