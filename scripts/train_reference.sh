@@ -20,5 +20,5 @@ esac
 mkdir -p "$out"
 "$nwq" train "${args[@]}" --data "$data" --batch 128 --schedule cosine --seed 0 \
   --device "$device" --workers 8 --out "$out/$name.safetensors" --json "$@" \
-  2> >(grep -v '^\(epoch\|eval\) .*\[' > "$out/$name.log") > "$out/$name.json"
+  2> >(grep --line-buffered -v '^\(epoch\|eval\) .*\[' > "$out/$name.log") > "$out/$name.json"
 cat "$out/$name.json"
