@@ -16,6 +16,7 @@ static const char* kUsage =
     "  train   train a model (e.g. nwq train --model resnet20 --data fmnist --epochs 15)\n"
     "  eval    evaluate weights on a data set's test split\n"
     "  info    list the tensors, shapes and metadata of a safetensors file\n"
+    "  quantize  post-training quantization (nwq quantize --weights W --method nwq --wbits 2)\n"
     "\n"
     "`nwq <command> --help` explains each command's flags.\n";
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     if (command == "train") return nwq::cmd_train(args);
     if (command == "eval") return nwq::cmd_eval(args);
     if (command == "info") return nwq::cmd_info(args);
+    if (command == "quantize") return nwq::cmd_quantize(args);
     std::fprintf(stderr, "nwq: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const nwq::Error& e) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/tensor_io.h"
+#include "quant/export.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
@@ -40,9 +41,16 @@ int cmd_eval(const std::vector<std::string>& args) {
   o.progress = !a.on("--quiet");
   DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, false));
   report_skipped_images(data);
-  ModelPtr model = build_model(model_name, data, 0, "");
-  model->load_checkpoint(weights);
-  model->to(o.device);
+  std::shared_ptr<Module> model;
+  if (is_quantized_file(weights)) {  // packed codes from `nwq quantize --out`
+    model = load_quantized(weights, data.num_classes, int(data.channels), data.height, data.width,
+                           o.device);
+  } else {
+    ModelPtr fp = build_model(model_name, data, 0, "");
+    fp->load_checkpoint(weights);
+    fp->to(o.device);
+    model = fp;
+  }
   EvalResult r = evaluate(*model, *data.test, o);
   double rate = r.seconds > 0 ? double(r.images) / r.seconds : 0;
   std::fprintf(stderr, "%s on %s: top1 %.2f%% top5 %.2f%% loss %.4f, %lld images, %.0f images/s\n",

@@ -5,6 +5,8 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/safetensors.h"
+#include "core/tensor_io.h"
+#include "quant/export.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/args.h"
 
@@ -60,6 +62,8 @@ int cmd_info(const std::vector<std::string>& all_args) {
   }
   if (!file.metadata.empty()) std::printf("metadata:\n");
   for (const auto& [k, v] : file.metadata) std::printf("  %s: %s\n", k.c_str(), v.c_str());
+  TensorFile loaded = load_safetensors(path);
+  if (is_quantized_file(loaded)) std::printf("%s", describe_quantized(loaded).c_str());
   return 0;
 }
 

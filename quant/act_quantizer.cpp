@@ -1,0 +1,58 @@
+// Activation quantizers: the per-tensor fake quantizer with its calibration state and QDrop
+// option, and the per-use wrapper of activation modules.
+#include "quant/act_quantizer.h"
+
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+#include "ops/fake_quant.h"
+#include "ops/mix.h"
+#include "quant/range_search.h"
+
+namespace nwq {
+
+ActQuantizer::ActQuantizer(int bits, double lp) : bits_(bits), lp_(lp) {
+  scale = Tensor::ones({1});
+  zero_point = Tensor::zeros({1});
+  register_parameter("scale", &scale);
+  register_buffer("zero_point", &zero_point);
+}
+
+std::string ActQuantizer::extra_repr() const { return str("bits=", bits_); }
+
+void ActQuantizer::set_range(double s, double z) {
+  NoGradGuard no_grad;
+  scale.copy_(Tensor::full({1}, s, scale.dtype(), scale.device()));
+  zero_point.copy_(Tensor::full({1}, z, zero_point.dtype(), zero_point.device()));
+}
+
+Tensor ActQuantizer::forward(const Tensor& x) {
+  if (state == State::Off) return x;
+  if (state == State::Calibrate) {
+    Tensor host = x.detach().contiguous().to(Device::cpu()).to(DType::F32);
+    QuantRange r = lp_search(host.data<float>(), host.numel(), bits_, lp_);
+    set_range(r.scale, r.zero_point);
+    state = State::On;
+  }
+  Tensor y = fake_quant(x, scale, zero_point, 0, qmax());
+  if (drop_p > 0 && rng) y = qdrop(y, x, drop_p, *rng);
+  return y;
+}
+
+QuantAct::QuantAct(ModulePtr act, const std::vector<ActQuantizerPtr>& per_use)
+    : act_(std::move(act)), per_use_(per_use) {
+  NWQ_CHECK(!per_use_.empty(), "QuantAct: an activation with no uses");
+  register_module("act", &act_);
+  for (size_t i = 0; i < per_use_.size(); ++i) {
+    if (!per_use_[i]) continue;
+    slots_.push_back(per_use_[i]);
+    register_module(str("use", i), &slots_.back());
+  }
+}
+
+Tensor QuantAct::forward(const Tensor& x) {
+  const size_t use = calls_++ % per_use_.size();
+  Tensor y = act_->forward(x);
+  return per_use_[use] ? per_use_[use]->forward(y) : y;
+}
+
+}  // namespace nwq

@@ -1,0 +1,192 @@
+// Quantization configuration: presets, names of the axes, validation, JSON round trip and the
+// printed conventions.
+#include "quant/config.h"
+
+#include "core/error.h"
+
+namespace nwq {
+
+const std::vector<std::string>& preset_names() {
+  static const std::vector<std::string> names = {"rtn", "adaround", "brecq", "qdrop", "nwq"};
+  return names;
+}
+
+QuantConfig preset_config(const std::string& method, const std::string& model_name) {
+  QuantConfig c;
+  c.method = method;
+  if (model_name.find("mobilenet") != std::string::npos) c.lambda = 0.1;
+  if (method == "rtn") {
+    c.scope = Scope::None, c.rounding = Rounding::Nearest, c.mixing = Mixing::None;
+    c.learn_act_steps = false;
+  } else if (method == "adaround") {
+    c.scope = Scope::Layer, c.rounding = Rounding::AdaRound, c.mixing = Mixing::None;
+    c.learn_act_steps = false;
+  } else if (method == "brecq") {
+    c.scope = Scope::Block, c.rounding = Rounding::AdaRound, c.mixing = Mixing::None;
+    c.learn_act_steps = false, c.act_steps_afterwards = true;
+  } else if (method == "qdrop") {
+    c.scope = Scope::Block, c.rounding = Rounding::AdaRound, c.mixing = Mixing::QDrop;
+  } else if (method == "nwq") {
+    c.scope = Scope::Network, c.rounding = Rounding::ASoftmax, c.mixing = Mixing::AMixup;
+  } else {
+    std::string list;
+    for (const auto& n : preset_names()) list += (list.empty() ? "" : ", ") + n;
+    throw Error(str("--method: unknown method '", method, "' (known: ", list, ")"));
+  }
+  return c;
+}
+
+std::string to_string(Scope s) {
+  switch (s) {
+    case Scope::None: return "none";
+    case Scope::Layer: return "layer";
+    case Scope::Block: return "block";
+    case Scope::Network: return "network";
+  }
+  return "?";
+}
+std::string to_string(Rounding r) {
+  switch (r) {
+    case Rounding::Nearest: return "nearest";
+    case Rounding::AdaRound: return "adaround";
+    case Rounding::ASoftmax: return "asoftmax";
+  }
+  return "?";
+}
+std::string to_string(Mixing m) {
+  switch (m) {
+    case Mixing::None: return "none";
+    case Mixing::QDrop: return "qdrop";
+    case Mixing::AMixup: return "amixup";
+  }
+  return "?";
+}
+
+// The enum value whose to_string is `text`, else an error listing the choices.
+template <class E>
+static E parse_enum(const std::string& text, const std::string& flag, std::vector<E> values) {
+  std::string list;
+  for (E v : values) {
+    if (to_string(v) == text) return v;
+    list += (list.empty() ? "" : ", ") + to_string(v);
+  }
+  throw Error(str(flag, ": unknown value '", text, "' (choose from ", list, ")"));
+}
+Scope parse_scope(const std::string& text, const std::string& flag) {
+  return parse_enum<Scope>(text, flag, {Scope::None, Scope::Layer, Scope::Block, Scope::Network});
+}
+Rounding parse_rounding(const std::string& text, const std::string& flag) {
+  return parse_enum<Rounding>(text, flag, {Rounding::Nearest, Rounding::AdaRound, Rounding::ASoftmax});
+}
+Mixing parse_mixing(const std::string& text, const std::string& flag) {
+  return parse_enum<Mixing>(text, flag, {Mixing::None, Mixing::QDrop, Mixing::AMixup});
+}
+
+void validate(const QuantConfig& c) {
+  auto need = [](bool ok, const char* field, const std::string& why) {
+    if (!ok) throw Error(str("quantization config: ", field, " ", why));
+  };
+  need(c.wbits >= 2 && c.wbits <= 8, "wbits", str("= ", c.wbits, " is outside 2..8"));
+  need(c.abits >= 2 && c.abits <= 8, "abits", str("= ", c.abits, " is outside 2..8"));
+  need(c.calib >= 1, "calib", "must be at least 1");
+  need(c.init_images >= 1, "init_images", "must be at least 1");
+  need(c.iters >= 0, "iters", "must not be negative");
+  need(c.batch >= 1, "batch", "must be at least 1");
+  need(c.lr_round > 0 && c.lr_act >= 0, "lr", "rates must be positive");
+  need(c.lp >= 1, "lp", "must be at least 1");
+  need(c.lambda >= 0, "lambda", "must not be negative");
+  need(c.beta_start >= 1 && c.beta_end >= 1, "beta", "must be at least 1");
+  need(c.warmup >= 0 && c.warmup < 1, "warmup", "must be in [0, 1)");
+  need(c.cand_lo <= 0 && c.cand_hi >= 1, "candidates", "must include 0 and 1 (lo <= 0 < 1 <= hi)");
+  need(c.tau_start > 0 && c.tau_end > 0, "tau", "must be positive");
+  need(c.drop_p >= 0 && c.drop_p <= 1, "drop_p", "must be in [0, 1]");
+  need(c.mix_start >= 0 && c.mix_start <= 1 && c.mix_end >= 0 && c.mix_end <= 1, "mix",
+       "shares must be in [0, 1]");
+  need(!(c.scope == Scope::None && c.rounding != Rounding::Nearest), "rounding",
+       "needs a reconstruction scope (scope none rounds to nearest)");
+  need(!(c.mixing == Mixing::AMixup && c.scope != Scope::Network), "mixing",
+       "amixup mixes block inputs across the network: it needs scope network");
+}
+
+Json QuantConfig::to_json() const {
+  Json j = Json::object({{"method", method}, {"wbits", wbits}, {"abits", abits},
+                         {"scope", to_string(scope)}, {"rounding", to_string(rounding)},
+                         {"mixing", to_string(mixing)}, {"learn_act_steps", learn_act_steps},
+                         {"act_steps_afterwards", act_steps_afterwards}});
+  j.set("first_layer_8bit", first_layer_8bit);
+  j.set("last_layer_8bit", last_layer_8bit);
+  j.set("last_act_8bit", last_act_8bit);
+  j.set("calib", calib);
+  j.set("init_images", init_images);
+  j.set("iters", iters);
+  j.set("batch", batch);
+  j.set("lr_round", lr_round);
+  j.set("lr_act", lr_act);
+  j.set("lp", lp);
+  j.set("lambda", lambda);
+  j.set("beta_start", beta_start);
+  j.set("beta_end", beta_end);
+  j.set("warmup", warmup);
+  j.set("cand_lo", cand_lo);
+  j.set("cand_hi", cand_hi);
+  j.set("tau_start", tau_start);
+  j.set("tau_end", tau_end);
+  j.set("drop_p", drop_p);
+  j.set("mix_start", mix_start);
+  j.set("mix_end", mix_end);
+  j.set("seed", seed);
+  return j;
+}
+
+QuantConfig QuantConfig::from_json(const Json& j) {
+  QuantConfig c;
+  c.method = j.at("method").as_string();
+  c.wbits = static_cast<int>(j.at("wbits").as_int64());
+  c.abits = static_cast<int>(j.at("abits").as_int64());
+  c.scope = parse_scope(j.at("scope").as_string(), "scope");
+  c.rounding = parse_rounding(j.at("rounding").as_string(), "rounding");
+  c.mixing = parse_mixing(j.at("mixing").as_string(), "mixing");
+  c.learn_act_steps = j.at("learn_act_steps").as_bool();
+  c.act_steps_afterwards = j.at("act_steps_afterwards").as_bool();
+  c.first_layer_8bit = j.at("first_layer_8bit").as_bool();
+  c.last_layer_8bit = j.at("last_layer_8bit").as_bool();
+  c.last_act_8bit = j.at("last_act_8bit").as_bool();
+  c.calib = j.at("calib").as_int64();
+  c.init_images = j.at("init_images").as_int64();
+  c.iters = j.at("iters").as_int64();
+  c.batch = j.at("batch").as_int64();
+  c.lr_round = j.at("lr_round").as_double();
+  c.lr_act = j.at("lr_act").as_double();
+  c.lp = j.at("lp").as_double();
+  c.lambda = j.at("lambda").as_double();
+  c.beta_start = j.at("beta_start").as_double();
+  c.beta_end = j.at("beta_end").as_double();
+  c.warmup = j.at("warmup").as_double();
+  c.cand_lo = static_cast<int>(j.at("cand_lo").as_int64());
+  c.cand_hi = static_cast<int>(j.at("cand_hi").as_int64());
+  c.tau_start = j.at("tau_start").as_double();
+  c.tau_end = j.at("tau_end").as_double();
+  c.drop_p = j.at("drop_p").as_double();
+  c.mix_start = j.at("mix_start").as_double();
+  c.mix_end = j.at("mix_end").as_double();
+  c.seed = static_cast<uint64_t>(j.at("seed").as_int64());
+  validate(c);
+  return c;
+}
+
+std::string describe_conventions(const QuantConfig& c) {
+  std::string s;
+  s += str("  weights: W", c.wbits, ", per output channel, asymmetric; initial range by the L",
+           c.lp, " clipping search\n");
+  s += str("  activations: A", c.abits, ", per tensor, asymmetric, learnable step (LSQ); ",
+           "range initialised by the same search on ", c.init_images, " calibration images\n");
+  s += "  placement: after every ReLU/ReLU6 inside a block and at each block output; input image"
+       " not quantized\n";
+  s += str("  8-bit: first layer weights ", c.first_layer_8bit ? "yes" : "no",
+           ", last layer weights ", c.last_layer_8bit ? "yes" : "no", ", last layer input ",
+           c.last_act_8bit ? "yes" : "no", "\n");
+  s += "  BN folded into the preceding conv; rounding hardened at the end; evaluation never mixes\n";
+  return s;
+}
+
+}  // namespace nwq

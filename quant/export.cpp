@@ -1,0 +1,141 @@
+// Saving and loading quantized models: bit packing, the tensor layout, and the summary for info.
+#include "quant/export.h"
+
+#include <map>
+
+#include "core/error.h"
+#include "models/registry.h"
+
+namespace nwq {
+
+std::vector<uint8_t> pack_codes(const std::vector<uint8_t>& values, int bits) {
+  NWQ_CHECK(bits >= 1 && bits <= 8, "pack_codes: bits = ", bits);
+  std::vector<uint8_t> out((values.size() * bits + 7) / 8, 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    NWQ_CHECK(values[i] >> bits == 0, "pack_codes: value ", int(values[i]), " needs more than ",
+              bits, " bits");
+    for (int k = 0; k < bits; ++k) {
+      const size_t bit = i * bits + k;
+      if (values[i] >> k & 1) out[bit / 8] |= uint8_t(1u << (bit % 8));
+    }
+  }
+  return out;
+}
+
+std::vector<uint8_t> unpack_codes(const std::vector<uint8_t>& bytes, int64_t n, int bits,
+                                  const std::string& label) {
+  NWQ_CHECK(bits >= 1 && bits <= 8, label, ": ", bits, " bits per code is outside 1..8");
+  NWQ_CHECK(n >= 0 && int64_t(bytes.size()) == (n * bits + 7) / 8, label, ": ", bytes.size(),
+            " bytes of codes, expected ", (n * bits + 7) / 8, " for ", n, " values of ", bits, " bits");
+  std::vector<uint8_t> out(static_cast<size_t>(n), 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < bits; ++k) {
+      const int64_t bit = i * bits + k;
+      if (bytes[bit / 8] >> (bit % 8) & 1) out[i] |= uint8_t(1u << k);
+    }
+  return out;
+}
+
+namespace {
+
+Tensor as_i32(const Tensor& t) {
+  std::vector<float> v = t.to_vector<float>();
+  return Tensor::from_vector(std::vector<int32_t>(v.begin(), v.end()), t.sizes());
+}
+
+Json bits_json(const QuantModel& m) {
+  Json layers = Json::object(), acts = Json::object();
+  for (const auto& e : m.layers()) layers.set(e.name, e.layer->bits());
+  for (const auto& a : m.acts()) acts.set(a.name, a.quantizer->bits());
+  return Json::object({{"layers", layers}, {"activations", acts}});
+}
+
+}  // namespace
+
+void save_quantized(const QuantModel& m, const std::string& model_name, const std::string& path,
+                    const SafetensorsMetadata& extra) {
+  NamedTensors tensors;
+  for (const auto& e : m.layers()) {
+    const QuantLayer& l = *e.layer;
+    NWQ_CHECK(l.mode() == QuantLayer::Mode::Nearest || l.mode() == QuantLayer::Mode::Hard,
+              "save_quantized: layer ", e.name, " is not hardened");
+    std::vector<float> codes = l.codes.to_vector<float>();
+    std::vector<uint8_t> packed = pack_codes(std::vector<uint8_t>(codes.begin(), codes.end()), l.bits());
+    tensors.push_back({e.name + ".codes", Tensor::from_vector(packed, {int64_t(packed.size())})});
+    tensors.push_back({e.name + ".scale", l.scale.to(Device::cpu())});
+    tensors.push_back({e.name + ".zero_point", as_i32(l.zero_point)});
+    tensors.push_back({e.name + ".bias", l.bias.to(Device::cpu())});
+  }
+  for (const auto& a : m.acts()) {
+    NWQ_CHECK(a.quantizer->state == ActQuantizer::State::On, "save_quantized: ", a.name, " is off");
+    tensors.push_back({"act." + a.name + ".scale", a.quantizer->scale.detach().to(Device::cpu())});
+    tensors.push_back({"act." + a.name + ".zero_point", as_i32(a.quantizer->zero_point)});
+  }
+  SafetensorsMetadata meta = {{"format", kQuantizedFormat},
+                              {"model", model_name},
+                              {"config", to_json(m.config().to_json())},
+                              {"bits", to_json(bits_json(m))}};
+  meta.insert(meta.end(), extra.begin(), extra.end());
+  save_safetensors(path, tensors, meta);
+}
+
+bool is_quantized_file(const TensorFile& file) { return file.meta("format") == kQuantizedFormat; }
+
+std::shared_ptr<QuantModel> load_quantized(const TensorFile& f, int num_classes, int in_channels,
+                                           int64_t height, int64_t width, Device device) {
+  NWQ_CHECK(is_quantized_file(f), f.path, ": not a quantized model (metadata format is '",
+            f.meta("format"), "')");
+  const std::string name = f.meta("model");
+  QuantConfig config = QuantConfig::from_json(parse_json(f.meta("config"), f.path + " metadata config"));
+  Json bits = parse_json(f.meta("bits"), f.path + " metadata bits");
+  ModelPtr model = create_model(name, num_classes, in_channels, 0);
+  model->to(device);
+  Tensor sample = Tensor::zeros({1, in_channels, height, width}, DType::F32, device);
+  auto qm = std::make_shared<QuantModel>(model, sample, config);
+  for (const auto& e : qm->layers()) {
+    const int b = static_cast<int>(bits.at("layers").at(e.name).as_int64());
+    const std::string label = f.path + ": " + e.name + ".codes";
+    std::vector<uint8_t> codes = unpack_codes(f.at(e.name + ".codes").to_vector<uint8_t>(),
+                                              e.layer->weight.numel(), b, label);
+    for (uint8_t c : codes)
+      NWQ_CHECK(c < (1 << b), label, ": code ", int(c), " outside ", b, " bits");
+    Tensor c = Tensor::from_vector(std::vector<float>(codes.begin(), codes.end()), e.layer->weight.sizes());
+    Tensor z = f.at(e.name + ".zero_point").to(DType::F32);
+    const Tensor& s = f.at(e.name + ".scale");
+    check_finite(s, e.name + ".scale", f.path);
+    NWQ_CHECK(s.numel() == e.layer->weight.size(0) && z.numel() == s.numel(), f.path, ": ", e.name,
+              " has ", s.numel(), " scales for ", e.layer->weight.size(0), " output channels");
+    e.layer->set_codes(b, c, s, z);
+    e.layer->bias.copy_(f.at(e.name + ".bias"));
+  }
+  for (const auto& a : qm->acts()) {
+    const Tensor& s = f.at("act." + a.name + ".scale");
+    check_finite(s, "act." + a.name + ".scale", f.path);
+    NWQ_CHECK(s.item() > 0, f.path, ": act.", a.name, ".scale is not positive");
+    a.quantizer->set_bits(static_cast<int>(bits.at("activations").at(a.name).as_int64()));
+    a.quantizer->set_range(s.item(), f.at("act." + a.name + ".zero_point").to(DType::F64).item());
+    a.quantizer->state = ActQuantizer::State::On;
+  }
+  return qm;
+}
+
+std::string describe_quantized(const TensorFile& f) {
+  Json bits = parse_json(f.meta("bits"), f.path + " metadata bits");
+  std::string out = str("quantized model ", f.meta("model"), " (", f.meta("format"), ")\n");
+  int64_t packed = 0, fp32 = 0;
+  for (const auto& [layer, b] : bits.at("layers").members()) {
+    const int64_t code_bytes = f.at(layer + ".codes").numel();
+    const int64_t weights = code_bytes * 8 / b.as_int64();
+    const int64_t side = (f.at(layer + ".scale").numel() * 3) * 4;  // scale, zero point, bias
+    out += str("  ", layer, ": W", b.as_int64(), ", ~", weights, " weights, ", code_bytes + side, " bytes\n");
+    packed += code_bytes + side;
+    fp32 += weights * 4 + f.at(layer + ".scale").numel() * 4;
+  }
+  for (const auto& [act, b] : bits.at("activations").members())
+    out += str("  act ", act, ": A", b.as_int64(), "\n");
+  out += str("size: ", packed, " bytes quantized vs ", fp32, " bytes FP32 weights and biases (",
+             double(fp32) / double(std::max<int64_t>(packed, 1)), "x smaller)\n");
+  return out;
+}
+
+}  // namespace nwq

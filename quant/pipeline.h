@@ -1,0 +1,44 @@
+// The whole post-training quantization run as one function: calibration data, FP accuracy,
+// preparation, calibration, reconstruction, quantized accuracy, and the JSON report. The CLI's
+// `nwq quantize` is a thin layer over it (examples/ shows it from C++).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/json.h"
+#include "data/dataset.h"
+#include "models/module.h"
+#include "quant/quant_model.h"
+#include "quant/reconstruct.h"
+
+namespace nwq {
+
+struct QuantizeJob {
+  ModelPtr model;  // FP weights loaded; becomes part of the result (modified in place)
+  std::string model_name, weights, data_name;
+  const Dataset* calib_source = nullptr;  // training split, evaluation transform
+  const Dataset* test = nullptr;          // may be null: no accuracies
+  QuantConfig config;
+  Device device = Device::cpu();
+  int workers = 2;
+  bool progress = true;
+  int64_t eval_limit = -1;
+  bool eval_fp = true;  // also measure the FP top-1 before quantizing
+};
+
+struct QuantizeResult {
+  std::shared_ptr<QuantModel> model;
+  double fp_top1 = -1, quant_top1 = -1;  // percent; -1 when not measured
+  Json report;
+};
+
+// Calibration images: config.calib distinct images of `source` drawn with config.seed, as one
+// [N, C, H, W] tensor on `device` (the loader's order is the draw order).
+Tensor load_calibration(const Dataset& source, const QuantConfig& config, Device device, int workers);
+
+QuantizeResult run_quantize(const QuantizeJob& job);
+
+// Peak resident memory of this process in bytes (VmHWM; 0 where /proc is missing).
+int64_t peak_host_memory();
+
+}  // namespace nwq

@@ -1,0 +1,219 @@
+// Calibration, the three reconstruction scopes and the per-block error measurement.
+#include "quant/reconstruct.h"
+
+#include <algorithm>
+
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
+#include "ops/mix.h"
+#include "ops/shape.h"
+#include "quant/unit_optimizer.h"
+
+namespace nwq {
+
+namespace {
+
+constexpr int64_t kChunk = 64;  // images per forward when filling caches
+
+// f applied to x in chunks of kChunk rows, without a graph, results concatenated.
+Tensor map_chunks(const Tensor& x, const std::function<Tensor(const Tensor&)>& f) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> parts;
+  for (int64_t i = 0; i < x.size(0); i += kChunk)
+    parts.push_back(f(x.slice(0, i, std::min(x.size(0), i + kChunk)).contiguous()));
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+}
+
+std::vector<ActQuantizerPtr> acts_of_block(const QuantModel& m, size_t b) {
+  std::vector<ActQuantizerPtr> out;
+  for (const auto& a : m.acts())
+    if (a.block == b) out.push_back(a.quantizer);
+  return out;
+}
+
+std::vector<QuantLayerPtr> layers_of_block(const QuantModel& m, size_t b) {
+  std::vector<QuantLayerPtr> out;
+  for (const auto& e : m.layers())
+    if (e.block == b) out.push_back(e.layer);
+  return out;
+}
+
+void set_drop(const std::vector<ActQuantizerPtr>& acts, double p, Rng* rng) {
+  for (auto& a : acts) a->drop_p = p, a->rng = rng;
+}
+
+void init_rounding(const std::vector<QuantLayerPtr>& layers, const QuantConfig& c) {
+  for (auto& l : layers) l->init_rounding(c.rounding, c.cand_lo, c.cand_hi);
+}
+
+// Layer scope: each layer's output against its FP output, the input from the quantized prefix.
+void reconstruct_layers(QuantModel& m, const Tensor& calib, const ReconstructOptions& o,
+                        std::vector<UnitLog>& logs) {
+  const QuantConfig& c = m.config();
+  for (size_t l = 0; l < m.layers().size(); ++l) {
+    const auto& e = m.layers()[l];
+    Tensor cap_in, cap_out;
+    e.layer->observer = [&](const Tensor& x, const Tensor& y) { cap_in = x, cap_out = y; };
+    auto capture_in = [&](const Tensor& x) {
+      Tensor h = x;
+      for (size_t b = 0; b <= e.block; ++b) h = m.run_block(b, h);
+      return cap_in;
+    };
+    Tensor q_in = map_chunks(calib, capture_in), fp_in, fp_out;
+    {
+      FloatModeGuard fp(m);
+      fp_in = map_chunks(calib, capture_in);
+      fp_out = map_chunks(calib, [&](const Tensor& x) { capture_in(x); return cap_out; });
+    }
+    e.layer->observer = nullptr;
+    Rng rng = Rng(c.seed).split(2 * l), mix_rng = Rng(c.seed).split(2 * l + 1);
+    Unit u;
+    u.name = e.name;
+    u.layers = {e.layer};
+    u.iters = c.iters;
+    u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
+      Tensor x = gather_rows(q_in, idx);
+      if (c.mixing == Mixing::QDrop) x = qdrop(x, gather_rows(fp_in, idx), c.drop_p, mix_rng);
+      return per_sample_mse(e.layer->forward(x), gather_rows(fp_out, idx));
+    };
+    init_rounding(u.layers, c);
+    logs.push_back(optimize_unit(u, c, calib.size(0), rng, o));
+  }
+}
+
+// Block scope: block by block in order. learn_rounding false = BRECQ's activation-step pass.
+void reconstruct_blocks(QuantModel& m, const Tensor& calib, bool learn_rounding,
+                        const ReconstructOptions& o, std::vector<UnitLog>& logs) {
+  const QuantConfig& c = m.config();
+  Tensor q_cur = calib, fp_cur = calib;
+  for (size_t b = 0; b < m.num_blocks(); ++b) {
+    Tensor fp_out;
+    {
+      FloatModeGuard fp(m);
+      fp_out = map_chunks(fp_cur, [&](const Tensor& x) { return m.run_block(b, x); });
+    }
+    Unit u;
+    u.name = str(learn_rounding ? "block " : "acts ", m.block_name(b));
+    u.layers = layers_of_block(m, b);
+    u.acts = acts_of_block(m, b);
+    u.learn_rounding = learn_rounding;
+    u.learn_acts = learn_rounding ? c.learn_act_steps : true;
+    u.iters = learn_rounding ? c.iters : c.iters / 4;
+    const uint64_t stream = (learn_rounding ? 0 : 1000000) + 2 * b;
+    Rng rng = Rng(c.seed).split(stream), mix_rng = Rng(c.seed).split(stream + 1);
+    const bool qdrop_on = c.mixing == Mixing::QDrop;
+    u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
+      Tensor x = gather_rows(q_cur, idx);
+      if (qdrop_on && b > 0) x = qdrop(x, gather_rows(fp_cur, idx), c.drop_p, mix_rng);
+      return per_sample_mse(m.run_block(b, x), gather_rows(fp_out, idx));
+    };
+    const bool has_work = learn_rounding ? !u.layers.empty() : !u.acts.empty();
+    if (has_work && u.iters > 0) {
+      if (learn_rounding) init_rounding(u.layers, c);
+      if (qdrop_on) set_drop(u.acts, c.drop_p, &mix_rng);
+      logs.push_back(optimize_unit(u, c, calib.size(0), rng, o));
+      set_drop(u.acts, 0, nullptr);
+    }
+    q_cur = map_chunks(q_cur, [&](const Tensor& x) { return m.run_block(b, x); });
+    fp_cur = fp_out;
+  }
+}
+
+// Network scope: all variables at once; loss = sum over blocks of the block-output errors.
+void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOptions& o,
+                         std::vector<UnitLog>& logs) {
+  const QuantConfig& c = m.config();
+  Unit u;
+  u.name = "network";
+  for (const auto& e : m.layers()) u.layers.push_back(e.layer);
+  for (const auto& a : m.acts()) u.acts.push_back(a.quantizer);
+  u.learn_acts = c.learn_act_steps;
+  u.iters = c.iters;
+  Rng rng = Rng(c.seed).split(0), mix_rng = Rng(c.seed).split(1);
+  u.rec_loss = [&](const std::vector<int64_t>& idx, double t) {
+    Tensor x = gather_rows(calib, idx);
+    std::vector<Tensor> fp(m.num_blocks());
+    {
+      NoGradGuard no_grad;
+      FloatModeGuard guard(m);
+      Tensor h = x;
+      for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = h = m.run_block(b, h);
+    }
+    const double share = c.mix_start + (c.mix_end - c.mix_start) * t;
+    Tensor h = x, loss;
+    for (size_t b = 0; b < m.num_blocks(); ++b) {
+      Tensor y = m.run_block(b, h);
+      Tensor term = per_sample_mse(y, fp[b]);
+      loss = loss.defined() ? loss + term : term;
+      h = c.mixing == Mixing::AMixup ? amixup(fp[b], y, share) : y;
+    }
+    return loss;
+  };
+  init_rounding(u.layers, c);
+  if (c.mixing == Mixing::QDrop) set_drop(u.acts, c.drop_p, &mix_rng);
+  logs.push_back(optimize_unit(u, c, calib.size(0), rng, o));
+  set_drop(u.acts, 0, nullptr);
+}
+
+}  // namespace
+
+void calibrate(QuantModel& m, const Tensor& images) {
+  NoGradGuard no_grad;
+  m.init_weight_grids();
+  m.set_acts(ActQuantizer::State::Calibrate);
+  m.forward(images);
+  for (const auto& a : m.acts())
+    NWQ_CHECK(a.quantizer->state == ActQuantizer::State::On, "calibrate: quantizer ", a.name,
+              " was not reached by the forward");
+}
+
+std::vector<UnitLog> reconstruct(QuantModel& m, const Tensor& calib, const ReconstructOptions& o) {
+  const QuantConfig& c = m.config();
+  std::vector<UnitLog> logs;
+  if (c.scope == Scope::None) return logs;
+  if (c.act_steps_afterwards) m.set_acts(ActQuantizer::State::Off);
+  if (c.scope == Scope::Layer) reconstruct_layers(m, calib, o, logs);
+  if (c.scope == Scope::Block) reconstruct_blocks(m, calib, true, o, logs);
+  if (c.scope == Scope::Network) reconstruct_network(m, calib, o, logs);
+  if (c.act_steps_afterwards) {
+    m.set_acts(ActQuantizer::State::On);
+    reconstruct_blocks(m, calib, false, o, logs);
+  }
+  return logs;
+}
+
+std::vector<double> block_errors(QuantModel& m, const Tensor& images) {
+  NoGradGuard no_grad;
+  std::vector<double> sum(m.num_blocks(), 0.0);
+  for (int64_t i = 0; i < images.size(0); i += kChunk) {
+    Tensor x = images.slice(0, i, std::min(images.size(0), i + kChunk)).contiguous();
+    std::vector<Tensor> fp(m.num_blocks());
+    {
+      FloatModeGuard guard(m);
+      Tensor h = x;
+      for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = h = m.run_block(b, h);
+    }
+    Tensor h = x;
+    for (size_t b = 0; b < m.num_blocks(); ++b) {
+      h = m.run_block(b, h);
+      sum[b] += mse_loss(h, fp[b]).item() * double(x.size(0));
+    }
+  }
+  for (double& s : sum) s /= double(images.size(0));
+  return sum;
+}
+
+Json unit_logs_to_json(const std::vector<UnitLog>& logs) {
+  Json out = Json::array();
+  for (const auto& u : logs) {
+    Json iters = Json::array(), rec = Json::array(), reg = Json::array();
+    for (const auto& s : u.curve) iters.push_back(s.iter), rec.push_back(s.rec), reg.push_back(s.reg);
+    out.push_back(Json::object({{"unit", u.name}, {"iters", u.iters}, {"seconds", u.seconds},
+                                {"curve_iter", iters}, {"curve_rec", rec}, {"curve_reg", reg}}));
+  }
+  return out;
+}
+
+}  // namespace nwq

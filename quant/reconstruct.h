@@ -1,0 +1,47 @@
+// Calibration and reconstruction: initial activation ranges, then layer-, block- or network-wise
+// optimization of the rounding variables and activation steps with the configured mixing and
+// schedules, hardening at the end (DESIGN.md 7). Also the per-block error measurement.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "quant/quant_model.h"
+
+namespace nwq {
+
+// A sampled point of a unit's loss curve.
+struct LossSample {
+  int64_t iter;
+  double rec, reg;  // reconstruction loss, regularizer (weighted by lambda)
+};
+struct UnitLog {
+  std::string name;  // "layer1.0.conv1", "block layer1.0", "network", "acts layer1.0"
+  int64_t iters = 0;
+  double seconds = 0;
+  std::vector<LossSample> curve;
+};
+
+struct ReconstructOptions {
+  bool progress = true;
+  int64_t curve_points = 100;  // samples per unit curve
+};
+
+// Weight grids (Lp search), nearest codes, then activation ranges from one forward of `images`
+// with every quantizer in Calibrate state (each sees the already-quantized network before it).
+void calibrate(QuantModel& model, const Tensor& images);
+
+// Runs the configured reconstruction on the calibration images (already on the model's device)
+// and hardens the rounding. Scope none does nothing. Throws naming the iteration and unit when a
+// loss is NaN or Inf.
+std::vector<UnitLog> reconstruct(QuantModel& model, const Tensor& calib,
+                                 const ReconstructOptions& options);
+
+// Mean squared error per element between the quantized network's and the FP network's block
+// outputs, per block, on `images` (in chunks; no mixing).
+std::vector<double> block_errors(QuantModel& model, const Tensor& images);
+
+Json unit_logs_to_json(const std::vector<UnitLog>& logs);
+
+}  // namespace nwq

@@ -1,0 +1,101 @@
+// The reconstruction optimization loop of one unit (a layer, a block, or the whole network).
+#include "quant/unit_optimizer.h"
+
+#include <cmath>
+
+#include "autograd/engine.h"
+#include "core/error.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
+#include "optim/optimizer.h"
+#include "train/progress.h"
+
+namespace nwq {
+
+Tensor per_sample_mse(const Tensor& a, const Tensor& b) {
+  return mse_loss(a, b) * (double(a.numel()) / double(a.size(0)));
+}
+
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& idx) {
+  Shape shape = x.sizes();
+  shape[0] = static_cast<int64_t>(idx.size());
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  for (size_t k = 0; k < idx.size(); ++k)
+    out.slice(0, int64_t(k), int64_t(k) + 1).copy_(x.slice(0, idx[k], idx[k] + 1));
+  return out;
+}
+
+namespace {
+
+// AdaRound's beta: beta_start during the warm-up, then linear to beta_end. 0 = no regularizer.
+double beta_at(const QuantConfig& c, double t) {
+  if (t < c.warmup) return 0;
+  const double rel = (t - c.warmup) / (1 - c.warmup);
+  return c.beta_end + (c.beta_start - c.beta_end) * std::max(0.0, 1 - rel);
+}
+
+// config.batch distinct indices below n (all of them, shuffled, when n <= batch).
+std::vector<int64_t> draw_batch(Rng& rng, int64_t n, int64_t batch) {
+  std::vector<int64_t> order = rng.permutation(n);
+  order.resize(static_cast<size_t>(std::min(n, batch)));
+  return order;
+}
+
+}  // namespace
+
+UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_samples, Rng& rng,
+                      const ReconstructOptions& options) {
+  UnitLog log;
+  log.name = unit.name;
+  log.iters = unit.iters;
+  std::vector<Tensor> vs, steps;
+  if (unit.learn_rounding)
+    for (auto& l : unit.layers) vs.push_back(l->round_v);
+  if (unit.learn_acts)
+    for (auto& a : unit.acts) steps.push_back(a->scale);
+  AdamOptions ar, aa;
+  ar.lr = c.lr_round;
+  aa.lr = c.lr_act;
+  Adam opt_round(vs, ar), opt_act(steps, aa);
+  const bool adaround = unit.learn_rounding && c.rounding == Rounding::AdaRound;
+  const int64_t every = std::max<int64_t>(1, unit.iters / std::max<int64_t>(1, options.curve_points));
+  ProgressBar bar(unit.name, unit.iters, options.progress);
+  for (int64_t it = 0; it < unit.iters; ++it) {
+    const double t = double(it) / double(unit.iters);
+    const double tau = c.tau_start + (c.tau_end - c.tau_start) * t;
+    for (auto& l : unit.layers) l->tau = tau;
+    Tensor loss = unit.rec_loss(draw_batch(rng, num_samples, c.batch), t);
+    const double rec = loss.item();
+    double reg = 0;
+    const double beta = adaround ? beta_at(c, t) : 0;
+    if (beta > 0 && c.lambda > 0) {
+      Tensor r;
+      for (auto& l : unit.layers) r = r.defined() ? r + l->regularizer(beta) : l->regularizer(beta);
+      r = r * c.lambda;
+      reg = r.item();
+      loss = loss + r;
+    }
+    if (!std::isfinite(rec) || !std::isfinite(reg))
+      throw Error(str("reconstruction of ", unit.name, ": the loss is ", rec + reg, " at iteration ",
+                      it + 1, " of ", unit.iters, " (reconstruction ", rec, ", regularizer ", reg,
+                      ")"));
+    opt_round.zero_grad();
+    opt_act.zero_grad();
+    backward(loss);
+    if (!vs.empty()) opt_round.step();
+    if (!steps.empty()) {
+      opt_act.set_lr(c.lr_act * 0.5 * (1 + std::cos(M_PI * t)));
+      opt_act.step();
+    }
+    if (it % every == 0 || it + 1 == unit.iters) log.curve.push_back({it, rec, reg});
+    bar.update(it + 1, str("rec ", rec, adaround ? str(" reg ", reg) : std::string(),
+                           c.rounding == Rounding::ASoftmax ? str(" tau ", tau) : std::string()));
+  }
+  bar.finish();
+  log.seconds = bar.elapsed_seconds();
+  if (unit.learn_rounding)
+    for (auto& l : unit.layers) l->harden();
+  return log;
+}
+
+}  // namespace nwq

@@ -1,0 +1,33 @@
+// The optimization loop shared by every reconstruction scope: Adam on the rounding variables and
+// (cosine-decayed) on the activation steps, the beta / tau schedules, random calibration batches,
+// NaN checks, a progress bar and a sampled loss curve. Hardens the unit's layers at the end.
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "core/rng.h"
+#include "quant/reconstruct.h"
+
+namespace nwq {
+
+struct Unit {
+  std::string name;
+  std::vector<QuantLayerPtr> layers;    // rounding variables learned (when learn_rounding)
+  std::vector<ActQuantizerPtr> acts;    // steps learned (when learn_acts)
+  bool learn_rounding = true, learn_acts = false;
+  int64_t iters = 0;
+  // The reconstruction loss for the batch `idx` at progress t = iter / iters (builds a graph).
+  std::function<Tensor(const std::vector<int64_t>& idx, double t)> rec_loss;
+};
+
+// Runs the loop; rng draws the batches (config.batch distinct indices of num_samples per iter).
+UnitLog optimize_unit(const Unit& unit, const QuantConfig& config, int64_t num_samples, Rng& rng,
+                      const ReconstructOptions& options);
+
+// Sum over elements of (a - b)^2 divided by the batch size (BRECQ's reconstruction loss).
+Tensor per_sample_mse(const Tensor& a, const Tensor& b);
+
+// Rows idx of x (dim 0), a plain copy on x's device.
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& idx);
+
+}  // namespace nwq
