@@ -95,7 +95,8 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   NWQ_CHECK(job.model && job.calib_source, "run_quantize: a model and calibration data are needed");
   QuantizeResult result;
   Json timing = Json::object();
-  auto t0 = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
+  auto t0 = start;
   Tensor calib = load_calibration(*job.calib_source, c, job.device, job.workers);
   timing.set("calibration_data", seconds_since(t0));
   if (job.test && job.eval_fp) result.fp_top1 = eval_top1(*job.model, job, "FP evaluation");
@@ -115,6 +116,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   t0 = std::chrono::steady_clock::now();
   if (job.test) result.quant_top1 = eval_top1(qm, job, "quantized evaluation");
   timing.set("evaluate", seconds_since(t0));
+  timing.set("total", seconds_since(start));
 
   Json r = Json::object({{"model", job.model_name}, {"weights", job.weights}, {"data", job.data_name}});
   r.set("config", c.to_json());
