@@ -20,6 +20,8 @@ class Optimizer {
   // Optimizer moments, for checkpoints and resumable runs (one tensor per state slot).
   virtual std::vector<Tensor> state() const = 0;
   virtual int64_t steps() const = 0;
+  // Resuming: copy saved moments into state() (they alias the optimizer's), then set the count.
+  virtual void set_steps(int64_t steps) = 0;
 
  protected:
   std::vector<Tensor> params_;
@@ -39,6 +41,7 @@ class Sgd : public Optimizer {
   void step() override;
   std::vector<Tensor> state() const override { return momentum_; }
   int64_t steps() const override { return steps_; }
+  void set_steps(int64_t steps) override { steps_ = steps; }
 
  private:
   SgdOptions options_;
@@ -57,6 +60,7 @@ class Adam : public Optimizer {
   void step() override;
   std::vector<Tensor> state() const override;
   int64_t steps() const override { return steps_; }
+  void set_steps(int64_t steps) override { steps_ = steps; }
 
  private:
   AdamOptions options_;

@@ -9,11 +9,14 @@
 #include "core/error.h"
 #include "data/calibration.h"
 #include "data/loader.h"
+#include "quant/run_state.h"
 #include "train/trainer.h"
 
 namespace nwq {
 
 namespace {
+
+bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -103,13 +106,29 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   t0 = std::chrono::steady_clock::now();
   result.model = std::make_shared<QuantModel>(job.model, calib.slice(0, 0, std::min<int64_t>(2, c.calib)), c);
   QuantModel& qm = *result.model;
-  calibrate(qm, calib.slice(0, 0, std::min(c.init_images, c.calib)));
-  timing.set("calibrate", seconds_since(t0));
   const Tensor probe = calib.slice(0, 0, std::min<int64_t>(256, c.calib));
-  std::vector<double> before = block_errors(qm, probe);
+  Checkpointing ck;
+  ck.path = job.state_path;
+  ck.every = std::max<int64_t>(1, job.checkpoint_every);
+  RunState resume;
+  std::vector<double> before;
+  if (job.resume && file_exists(job.state_path)) {
+    resume = load_run_state(job.state_path, qm);
+    ck.resume = &resume;
+    before = resume.errors_before;
+    if (job.progress)
+      std::fprintf(stderr, "resuming %s at unit %lld, iteration %lld\n", job.state_path.c_str(),
+                   (long long)resume.unit, (long long)resume.iter);
+  } else {
+    calibrate(qm, calib.slice(0, 0, std::min(c.init_images, c.calib)));
+    before = block_errors(qm, probe);
+  }
+  ck.errors_before = before;
+  timing.set("calibrate", seconds_since(t0));
   t0 = std::chrono::steady_clock::now();
   ReconstructOptions ro;
   ro.progress = job.progress;
+  if (!ck.path.empty()) ro.checkpoint = &ck;
   std::vector<UnitLog> logs = reconstruct(qm, calib, ro);
   timing.set("reconstruct", seconds_since(t0));
   std::vector<double> after = block_errors(qm, probe);

@@ -24,6 +24,11 @@ struct QuantizeJob {
   bool progress = true;
   int64_t eval_limit = -1;
   bool eval_fp = true;  // also measure the FP top-1 before quantizing
+  // Resumable runs: write the run state to state_path every checkpoint_every iterations (and at
+  // each unit boundary); with resume, continue from state_path when it exists.
+  std::string state_path;
+  int64_t checkpoint_every = 1000;
+  bool resume = false;
 };
 
 struct QuantizeResult {

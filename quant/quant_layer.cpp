@@ -201,6 +201,33 @@ void QuantLayer::set_codes(int bits, const Tensor& c, const Tensor& s, const Ten
   mode_ = Mode::Hard;
 }
 
+void QuantLayer::save_run_state(const std::string& prefix, NamedTensors& tensors, Json& meta) const {
+  const std::pair<const char*, const Tensor*> fields[] = {
+      {"scale", &scale}, {"zero_point", &zero_point}, {"codes", &codes}, {"w_floor", &w_floor_},
+      {"nearest", &nearest_}, {"round_v", &round_v}};
+  for (const auto& [name, t] : fields)
+    if (t->defined()) tensors.push_back({prefix + name, t->detach().to(Device::cpu())});
+  meta = Json::object({{"mode", int(mode_)}, {"bits", bits_}, {"rounding", to_string(rounding_)},
+                       {"cand_lo", cand_lo_}, {"tau", tau}, {"away", away_share_}});
+}
+
+void QuantLayer::restore_run_state(const TensorFile& f, const std::string& prefix, const Json& meta) {
+  const Device device = weight.device();
+  auto get = [&](const char* name) {
+    return f.contains(prefix + name) ? f.at(prefix + name).to(device) : Tensor();
+  };
+  scale = get("scale"), zero_point = get("zero_point"), codes = get("codes");
+  w_floor_ = get("w_floor"), nearest_ = get("nearest"), round_v = get("round_v");
+  if (round_v.defined()) round_v.set_requires_grad(true);
+  if (codes.defined()) refresh_weight_q();
+  bits_ = static_cast<int>(meta.at("bits").as_int64());
+  rounding_ = parse_rounding(meta.at("rounding").as_string(), f.path);
+  cand_lo_ = static_cast<int>(meta.at("cand_lo").as_int64());
+  tau = meta.at("tau").as_double();
+  away_share_ = meta.at("away").as_double();
+  set_mode(static_cast<Mode>(meta.at("mode").as_int64()));
+}
+
 void QuantLayer::set_mode(Mode mode) {
   NWQ_CHECK(mode == Mode::Float || mode == Mode::Soft || codes.defined(),
             "QuantLayer: no codes yet (init_grid first)");

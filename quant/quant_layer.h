@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/json.h"
 #include "models/module.h"
 #include "quant/config.h"
 
@@ -39,6 +40,11 @@ class QuantLayer : public Module {
   // Sets the codes (integer values in [0, 2^bits - 1], the weight's shape) and the grid directly
   // (loading a quantized file); mode becomes Hard.
   void set_codes(int bits, const Tensor& codes, const Tensor& scale, const Tensor& zero_point);
+
+  // Resumable runs: what calibration and reconstruction change (grid, codes, rounding variables,
+  // mode, bits, temperature), saved as tensors named prefix + field and a JSON object.
+  void save_run_state(const std::string& prefix, NamedTensors& tensors, Json& meta) const;
+  void restore_run_state(const TensorFile& file, const std::string& prefix, const Json& meta);
 
   Mode mode() const { return mode_; }
   void set_mode(Mode mode);  // Nearest/Hard need their codes, Soft the rounding variables

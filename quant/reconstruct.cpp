@@ -9,6 +9,7 @@
 #include "ops/loss.h"
 #include "ops/mix.h"
 #include "ops/shape.h"
+#include "quant/run_state.h"
 #include "quant/unit_optimizer.h"
 
 namespace nwq {
@@ -48,12 +49,42 @@ void init_rounding(const std::vector<QuantLayerPtr>& layers, const QuantConfig& 
   for (auto& l : layers) l->init_rounding(c.rounding, c.cand_lo, c.cand_hi);
 }
 
+const RunState* resume_point(const ReconstructOptions& o) {
+  return o.checkpoint ? o.checkpoint->resume : nullptr;
+}
+// Finished before the resume point: its layers come hardened from the run state.
+bool finished_before(const ReconstructOptions& o, int64_t unit) {
+  return resume_point(o) && unit < resume_point(o)->unit;
+}
+// The resume point is inside this unit: its rounding variables come from the run state.
+bool resumes_inside(const ReconstructOptions& o, int64_t unit) {
+  return resume_point(o) && unit == resume_point(o)->unit && resume_point(o)->iter > 0;
+}
+
+// Runs one unit (initialising its rounding unless resuming inside it), appends its log, and
+// writes a checkpoint at the boundary to the next unit.
+void run_unit(QuantModel& m, const Unit& u, int64_t n, Rng& rng, const ReconstructOptions& o,
+              std::vector<UnitLog>& logs) {
+  const QuantConfig& c = m.config();
+  if (u.learn_rounding && !resumes_inside(o, u.index)) init_rounding(u.layers, c);
+  logs.push_back(optimize_unit(u, c, n, rng, o, m, logs));
+  const Checkpointing* ck = o.checkpoint;
+  if (ck && !ck->path.empty()) {
+    RunState s;
+    s.unit = u.index + 1;
+    s.logs = logs;
+    s.errors_before = ck->errors_before;
+    save_run_state(ck->path, m, s);
+  }
+}
+
 // Layer scope: each layer's output against its FP output, the input from the quantized prefix.
 void reconstruct_layers(QuantModel& m, const Tensor& calib, const ReconstructOptions& o,
                         std::vector<UnitLog>& logs) {
   const QuantConfig& c = m.config();
   for (size_t l = 0; l < m.layers().size(); ++l) {
     const auto& e = m.layers()[l];
+    if (finished_before(o, int64_t(l))) continue;
     Tensor cap_in, cap_out;
     e.layer->observer = [&](const Tensor& x, const Tensor& y) { cap_in = x, cap_out = y; };
     auto capture_in = [&](const Tensor& x) {
@@ -71,6 +102,8 @@ void reconstruct_layers(QuantModel& m, const Tensor& calib, const ReconstructOpt
     Rng rng = Rng(c.seed).split(2 * l), mix_rng = Rng(c.seed).split(2 * l + 1);
     Unit u;
     u.name = e.name;
+    u.index = int64_t(l);
+    u.mix_rng = &mix_rng;
     u.layers = {e.layer};
     u.iters = c.iters;
     u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
@@ -78,8 +111,7 @@ void reconstruct_layers(QuantModel& m, const Tensor& calib, const ReconstructOpt
       if (c.mixing == Mixing::QDrop) x = qdrop(x, gather_rows(fp_in, idx), c.drop_p, mix_rng);
       return per_sample_mse(e.layer->forward(x), gather_rows(fp_out, idx));
     };
-    init_rounding(u.layers, c);
-    logs.push_back(optimize_unit(u, c, calib.size(0), rng, o));
+    run_unit(m, u, calib.size(0), rng, o, logs);
   }
 }
 
@@ -96,6 +128,7 @@ void reconstruct_blocks(QuantModel& m, const Tensor& calib, bool learn_rounding,
     }
     Unit u;
     u.name = str(learn_rounding ? "block " : "acts ", m.block_name(b));
+    u.index = int64_t(learn_rounding ? b : m.num_blocks() + b);
     u.layers = layers_of_block(m, b);
     u.acts = acts_of_block(m, b);
     u.learn_rounding = learn_rounding;
@@ -109,11 +142,11 @@ void reconstruct_blocks(QuantModel& m, const Tensor& calib, bool learn_rounding,
       if (qdrop_on && b > 0) x = qdrop(x, gather_rows(fp_cur, idx), c.drop_p, mix_rng);
       return per_sample_mse(m.run_block(b, x), gather_rows(fp_out, idx));
     };
+    u.mix_rng = &mix_rng;
     const bool has_work = learn_rounding ? !u.layers.empty() : !u.acts.empty();
-    if (has_work && u.iters > 0) {
-      if (learn_rounding) init_rounding(u.layers, c);
+    if (has_work && u.iters > 0 && !finished_before(o, u.index)) {
       if (qdrop_on) set_drop(u.acts, c.drop_p, &mix_rng);
-      logs.push_back(optimize_unit(u, c, calib.size(0), rng, o));
+      run_unit(m, u, calib.size(0), rng, o, logs);
       set_drop(u.acts, 0, nullptr);
     }
     q_cur = map_chunks(q_cur, [&](const Tensor& x) { return m.run_block(b, x); });
@@ -132,6 +165,7 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
   u.learn_acts = c.learn_act_steps;
   u.iters = c.iters;
   Rng rng = Rng(c.seed).split(0), mix_rng = Rng(c.seed).split(1);
+  u.mix_rng = &mix_rng;
   u.rec_loss = [&](const std::vector<int64_t>& idx, double t) {
     Tensor x = gather_rows(calib, idx);
     std::vector<Tensor> fp(m.num_blocks());
@@ -151,9 +185,9 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
     }
     return loss;
   };
-  init_rounding(u.layers, c);
+  if (finished_before(o, 0)) return;
   if (c.mixing == Mixing::QDrop) set_drop(u.acts, c.drop_p, &mix_rng);
-  logs.push_back(optimize_unit(u, c, calib.size(0), rng, o));
+  run_unit(m, u, calib.size(0), rng, o, logs);
   set_drop(u.acts, 0, nullptr);
 }
 
@@ -173,7 +207,12 @@ std::vector<UnitLog> reconstruct(QuantModel& m, const Tensor& calib, const Recon
   const QuantConfig& c = m.config();
   std::vector<UnitLog> logs;
   if (c.scope == Scope::None) return logs;
-  if (c.act_steps_afterwards) m.set_acts(ActQuantizer::State::Off);
+  if (const RunState* r = resume_point(o)) {  // the finished units' logs; states come restored
+    logs = r->logs;
+    if (r->iter > 0 && !logs.empty()) logs.pop_back();  // the partial log continues in its unit
+  } else if (c.act_steps_afterwards) {
+    m.set_acts(ActQuantizer::State::Off);
+  }
   if (c.scope == Scope::Layer) reconstruct_layers(m, calib, o, logs);
   if (c.scope == Scope::Block) reconstruct_blocks(m, calib, true, o, logs);
   if (c.scope == Scope::Network) reconstruct_network(m, calib, o, logs);

@@ -23,9 +23,12 @@ struct UnitLog {
   std::vector<LossSample> curve;
 };
 
+struct Checkpointing;
+
 struct ReconstructOptions {
   bool progress = true;
   int64_t curve_points = 100;  // samples per unit curve
+  const Checkpointing* checkpoint = nullptr;  // periodic run state and resume point (run_state.h)
 };
 
 // Weight grids (Lp search), nearest codes, then activation ranges from one forward of `images`

@@ -8,6 +8,7 @@
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "optim/optimizer.h"
+#include "quant/run_state.h"
 #include "train/progress.h"
 
 namespace nwq {
@@ -43,8 +44,27 @@ std::vector<int64_t> draw_batch(Rng& rng, int64_t n, int64_t batch) {
 
 }  // namespace
 
+namespace {
+
+void restore(Optimizer& opt, const std::vector<Tensor>& moments, int64_t steps) {
+  std::vector<Tensor> mine = opt.state();
+  NWQ_CHECK(mine.size() == moments.size(), "--resume: the run state has ", moments.size(),
+            " optimizer moments, this run ", mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) mine[i].copy_(moments[i]);
+  opt.set_steps(steps);
+}
+
+std::vector<Tensor> copies(const std::vector<Tensor>& ts) {
+  std::vector<Tensor> out;
+  for (const auto& t : ts) out.push_back(t.clone());
+  return out;
+}
+
+}  // namespace
+
 UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_samples, Rng& rng,
-                      const ReconstructOptions& options) {
+                      const ReconstructOptions& options, const QuantModel& model,
+                      const std::vector<UnitLog>& done) {
   UnitLog log;
   log.name = unit.name;
   log.iters = unit.iters;
@@ -59,8 +79,31 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_sample
   Adam opt_round(vs, ar), opt_act(steps, aa);
   const bool adaround = unit.learn_rounding && c.rounding == Rounding::AdaRound;
   const int64_t every = std::max<int64_t>(1, unit.iters / std::max<int64_t>(1, options.curve_points));
+  const Checkpointing* ck = options.checkpoint;
+  int64_t start = 0;
+  if (ck && ck->resume && ck->resume->unit == unit.index && ck->resume->iter > 0) {
+    const RunState& r = *ck->resume;
+    restore(opt_round, r.round_moments, r.round_steps);
+    restore(opt_act, r.act_moments, r.act_steps);
+    rng.set_state(r.batch_rng);
+    if (unit.mix_rng) unit.mix_rng->set_state(r.mix_rng);
+    start = r.iter;
+    if (!r.logs.empty()) log.curve = r.logs.back().curve;
+  }
+  auto save = [&](int64_t next_iter) {
+    RunState s;
+    s.unit = unit.index, s.iter = next_iter;
+    s.batch_rng = rng.state();
+    if (unit.mix_rng) s.mix_rng = unit.mix_rng->state();
+    s.round_moments = copies(opt_round.state()), s.act_moments = copies(opt_act.state());
+    s.round_steps = opt_round.steps(), s.act_steps = opt_act.steps();
+    s.logs = done;
+    s.logs.push_back(log);
+    s.errors_before = ck->errors_before;
+    save_run_state(ck->path, model, s);
+  };
   ProgressBar bar(unit.name, unit.iters, options.progress);
-  for (int64_t it = 0; it < unit.iters; ++it) {
+  for (int64_t it = start; it < unit.iters; ++it) {
     const double t = double(it) / double(unit.iters);
     const double tau = c.tau_start + (c.tau_end - c.tau_start) * t;
     for (auto& l : unit.layers) l->tau = tau;
@@ -88,6 +131,7 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_sample
       opt_act.step();
     }
     if (it % every == 0 || it + 1 == unit.iters) log.curve.push_back({it, rec, reg});
+    if (ck && !ck->path.empty() && (it + 1) % ck->every == 0 && it + 1 < unit.iters) save(it + 1);
     bar.update(it + 1, str("rec ", rec, adaround ? str(" reg ", reg) : std::string(),
                            c.rounding == Rounding::ASoftmax ? str(" tau ", tau) : std::string()));
   }

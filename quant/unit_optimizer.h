@@ -12,6 +12,8 @@ namespace nwq {
 
 struct Unit {
   std::string name;
+  int64_t index = 0;      // position among the run's units (for checkpoints and --resume)
+  Rng* mix_rng = nullptr;  // the stream QDrop draws from (saved in checkpoints), or null
   std::vector<QuantLayerPtr> layers;    // rounding variables learned (when learn_rounding)
   std::vector<ActQuantizerPtr> acts;    // steps learned (when learn_acts)
   bool learn_rounding = true, learn_acts = false;
@@ -21,8 +23,12 @@ struct Unit {
 };
 
 // Runs the loop; rng draws the batches (config.batch distinct indices of num_samples per iter).
+// With options.checkpoint, writes the run state every `every` iterations (done: the logs of
+// the units before this one) and, when the checkpoint's resume point is this unit, continues
+// from its iteration with its optimizer moments and RNG states.
 UnitLog optimize_unit(const Unit& unit, const QuantConfig& config, int64_t num_samples, Rng& rng,
-                      const ReconstructOptions& options);
+                      const ReconstructOptions& options, const QuantModel& model,
+                      const std::vector<UnitLog>& done);
 
 // Sum over elements of (a - b)^2 divided by the batch size (BRECQ's reconstruction loss).
 Tensor per_sample_mse(const Tensor& a, const Tensor& b);

@@ -51,6 +51,9 @@ void declare_flags(ArgParser& a) {
   a.add_switch("--no-fp-eval", "skip the FP accuracy measurement");
   a.add("--out", "FILE", "", "save the quantized model here (safetensors, packed codes)");
   a.add("--report", "FILE", "", "write the JSON report here");
+  a.add("--state", "FILE", "", "write the resumable run state here (atomically, see --checkpoint-every)");
+  a.add("--checkpoint-every", "N", "1000", "iterations between run-state writes (with --state)");
+  a.add_switch("--resume", "continue the run saved in --state FILE (same flags), if it exists");
   a.add_switch("--quiet", "no progress bars");
   a.add_switch("--json", "print one JSON line of results on stdout");
 }
@@ -142,6 +145,13 @@ int cmd_quantize(const std::vector<std::string>& args) {
   job.progress = !a.on("--quiet");
   job.eval_limit = a.get_int("--eval-limit", -1, INT64_MAX);
   job.eval_fp = !a.on("--no-fp-eval");
+  NWQ_CHECK(!a.on("--resume") || a.has("--state"), "--resume needs --state FILE");
+  if (a.has("--state")) {
+    check_output_path(a.get("--state"), "--state");
+    job.state_path = a.get("--state");
+  }
+  job.checkpoint_every = a.get_int("--checkpoint-every", 1, INT64_MAX);
+  job.resume = a.on("--resume");
   DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, true));
   report_skipped_images(data);
   NWQ_CHECK(data.train, "quantize: --data ", a.get("--data"), " has no training split for calibration");
