@@ -1,0 +1,117 @@
+// `nwq quantize` called as a function: bad flags and files are refused naming the flag or file
+// before any work, and nothing is written to --out or --report when it fails.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "data/fashion_mnist.h"
+#include "models/registry.h"
+#include "tools/lib/commands.h"
+
+using namespace nwq;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return "/tmp/nwq_quant_cli_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+bool have_fmnist() {
+  return exists(std::string(kFashionMnistDir) + "/train-labels-idx1-ubyte.gz");
+}
+
+// The message of the nwq::Error that cmd_quantize throws, or "" when it returns.
+std::string quantize_error(const std::vector<std::string>& args) {
+  try {
+    cmd_quantize(args);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// FP resnet20 weights with the model name in the metadata, removed at the end.
+struct Weights {
+  Weights() { create_model("resnet20", 10, 1, 0)->save(path, {{"model", "resnet20"}}); }
+  ~Weights() { std::remove(path.c_str()); }
+  std::string path = temp_path("fp.safetensors");
+};
+
+}  // namespace
+
+TEST_CASE("quant cli: flag errors name the flag and write nothing") {
+  Weights w;
+  const std::string out = temp_path("q.safetensors"), report = temp_path("report.json");
+  std::remove(out.c_str());
+  std::remove(report.c_str());
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--weights", w.path, "--out", out, "--report", report,
+                                     "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return quantize_error(args);
+  };
+  CHECK(contains(quantize_error({"--quiet"}), "--weights"));
+  CHECK(contains(quantize_error({"--weights", temp_path("none.safetensors")}),
+                 temp_path("none.safetensors")));
+  CHECK(contains(run({"--wbits", "17"}), "--wbits"));
+  CHECK(contains(run({"--wbits", "1"}), "--wbits"));
+  CHECK(contains(run({"--abits", "9"}), "--abits"));
+  CHECK(contains(run({"--iters", "-1"}), "--iters"));
+  CHECK(contains(run({"--calib", "0"}), "--calib"));
+  std::string err = run({"--method", "bogus"});
+  CHECK(contains(err, "--method"));
+  CHECK(contains(err, "rtn, adaround, brecq, qdrop, nwq"));
+  CHECK(contains(run({"--scope", "global"}), "--scope"));
+  CHECK(contains(run({"--rounding", "floor"}), "--rounding"));
+  CHECK(contains(run({"--mix", "mixup"}), "--mix"));
+  CHECK(contains(run({"--scope", "block"}), "amixup"));  // nwq's amixup needs scope network
+  CHECK(contains(run({"--method", "rtn", "--rounding", "adaround"}), "scope"));
+  CHECK(contains(run({"--candidates", "1:2"}), "--candidates"));
+  CHECK(contains(run({"--candidates", "0:0.5"}), "--candidates"));
+  CHECK(contains(run({"--tau", "1"}), "--tau"));
+  CHECK(contains(run({"--beta", "a:b"}), "--beta"));
+  CHECK(contains(run({"--drop-p", "2"}), "--drop-p"));
+  CHECK(contains(run({"--model", "resnet7"}), "resnet20"));
+  CHECK(contains(run({"--device", "tpu"}), "--device"));
+  CHECK(contains(quantize_error({"--weights", w.path, "--out", "/no/such/dir/q.safetensors"}),
+                 "does not exist"));
+  CHECK(contains(quantize_error({"--weights", w.path, "--report", "/no/such/dir/r.json"}),
+                 "does not exist"));
+  CHECK_FALSE(exists(out));
+  CHECK_FALSE(exists(report));
+
+  // Weights without a model name need --model.
+  const std::string anonymous = temp_path("anonymous.safetensors");
+  create_model("resnet20", 10, 1, 0)->save(anonymous);
+  err = quantize_error({"--weights", anonymous, "--quiet"});
+  CHECK(contains(err, anonymous));
+  CHECK(contains(err, "--model"));
+  std::remove(anonymous.c_str());
+}
+
+TEST_CASE("quant cli: more calibration images than the training split is an error") {
+  if (!have_fmnist()) {
+    MESSAGE("skipped: Fashion-MNIST is not installed");
+    return;
+  }
+  Weights w;
+  const std::string out = temp_path("q.safetensors");
+  std::remove(out.c_str());
+  std::string err = quantize_error({"--weights", w.path, "--calib", "60001", "--out", out,
+                                    "--quiet", "--no-fp-eval"});
+  CHECK(contains(err, "--calib"));
+  CHECK(contains(err, "60000"));
+  CHECK_FALSE(exists(out));
+}
