@@ -29,7 +29,13 @@ Tensor ActQuantizer::forward(const Tensor& x) {
   if (state == State::Off) return x;
   if (state == State::Calibrate) {
     Tensor host = x.detach().contiguous().to(Device::cpu()).to(DType::F32);
-    QuantRange r = lp_search(host.data<float>(), host.numel(), bits_, lp_);
+    QuantRange r;
+    try {
+      r = lp_search(host.data<float>(), host.numel(), bits_, lp_);
+    } catch (const Error& e) {
+      throw Error(str("calibrating the activation quantizer '", label, "': ", e.what(),
+                      " (check the calibration images and the weights)"));
+    }
     set_range(r.scale, r.zero_point);
     state = State::On;
   }

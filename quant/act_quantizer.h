@@ -33,6 +33,7 @@ class ActQuantizer : public Module {
   // drop_p, drawing from *rng (both set and cleared by the caller).
   double drop_p = 0.0;
   Rng* rng = nullptr;
+  std::string label;  // its place in the model ("layer1.0:out"), for error messages
 
   Tensor scale;       // [1], a parameter (the LSQ step)
   Tensor zero_point;  // [1], integer-valued, a buffer

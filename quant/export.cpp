@@ -50,6 +50,51 @@ Json bits_json(const QuantModel& m) {
   return Json::object({{"layers", layers}, {"activations", acts}});
 }
 
+// Bits from the file's metadata: 2..8 for every entry.
+int bits_of(const TensorFile& f, const Json& bits, const char* kind, const std::string& name) {
+  const int64_t b = bits.at(kind).at(name).as_int64();
+  NWQ_CHECK(b >= 2 && b <= 8, f.path, ": ", name, " has ", b, " bits (2..8 expected)");
+  return static_cast<int>(b);
+}
+
+// Throws naming the file and tensor unless every value is in [lo, hi] (NaN fails too).
+void check_range(const TensorFile& f, const std::string& name, double lo, double hi) {
+  std::vector<double> v = f.at(name).to(DType::F64).to_vector<double>();
+  for (size_t i = 0; i < v.size(); ++i)
+    NWQ_CHECK(v[i] >= lo && v[i] <= hi, f.path, ": tensor '", name, "' element ", i, " is ", v[i],
+              ", outside [", lo, ", ", hi, "]");
+}
+
+void load_layer(const TensorFile& f, const Json& bits, const QuantModel::LayerEntry& e) {
+  const int b = bits_of(f, bits, "layers", e.name);
+  const double qmax = double((1 << b) - 1);
+  const std::string label = f.path + ": " + e.name + ".codes";
+  std::vector<uint8_t> codes = unpack_codes(f.at(e.name + ".codes").to_vector<uint8_t>(),
+                                            e.layer->weight.numel(), b, label);
+  Tensor c = Tensor::from_vector(std::vector<float>(codes.begin(), codes.end()), e.layer->weight.sizes());
+  const std::string s = e.name + ".scale", z = e.name + ".zero_point", bias = e.name + ".bias";
+  check_range(f, s, 1e-30, 1e30);
+  check_range(f, z, 0, qmax);
+  check_finite(f.at(bias), bias, f.path);
+  const int64_t out = e.layer->weight.size(0);
+  NWQ_CHECK(f.at(s).numel() == out && f.at(z).numel() == out && f.at(bias).numel() == out, f.path,
+            ": ", e.name, " needs ", out, " scales, zero points and biases (one per output channel)");
+  e.layer->set_codes(b, c, f.at(s), f.at(z).to(DType::F32));
+  e.layer->bias.copy_(f.at(bias).to(DType::F32).view({out}));
+}
+
+void load_act(const TensorFile& f, const Json& bits, const QuantModel::ActEntry& a) {
+  const int b = bits_of(f, bits, "activations", a.name);
+  const std::string s = "act." + a.name + ".scale", z = "act." + a.name + ".zero_point";
+  check_range(f, s, 1e-30, 1e30);
+  check_range(f, z, 0, double((1 << b) - 1));
+  NWQ_CHECK(f.at(s).numel() == 1 && f.at(z).numel() == 1, f.path, ": ", s, " and ", z,
+            " must hold one value");
+  a.quantizer->set_bits(b);
+  a.quantizer->set_range(f.at(s).to(DType::F64).item(), f.at(z).to(DType::F64).item());
+  a.quantizer->state = ActQuantizer::State::On;
+}
+
 }  // namespace
 
 void save_quantized(const QuantModel& m, const std::string& model_name, const std::string& path,
@@ -92,30 +137,8 @@ std::shared_ptr<QuantModel> load_quantized(const TensorFile& f, int num_classes,
   model->to(device);
   Tensor sample = Tensor::zeros({1, in_channels, height, width}, DType::F32, device);
   auto qm = std::make_shared<QuantModel>(model, sample, config);
-  for (const auto& e : qm->layers()) {
-    const int b = static_cast<int>(bits.at("layers").at(e.name).as_int64());
-    const std::string label = f.path + ": " + e.name + ".codes";
-    std::vector<uint8_t> codes = unpack_codes(f.at(e.name + ".codes").to_vector<uint8_t>(),
-                                              e.layer->weight.numel(), b, label);
-    for (uint8_t c : codes)
-      NWQ_CHECK(c < (1 << b), label, ": code ", int(c), " outside ", b, " bits");
-    Tensor c = Tensor::from_vector(std::vector<float>(codes.begin(), codes.end()), e.layer->weight.sizes());
-    Tensor z = f.at(e.name + ".zero_point").to(DType::F32);
-    const Tensor& s = f.at(e.name + ".scale");
-    check_finite(s, e.name + ".scale", f.path);
-    NWQ_CHECK(s.numel() == e.layer->weight.size(0) && z.numel() == s.numel(), f.path, ": ", e.name,
-              " has ", s.numel(), " scales for ", e.layer->weight.size(0), " output channels");
-    e.layer->set_codes(b, c, s, z);
-    e.layer->bias.copy_(f.at(e.name + ".bias"));
-  }
-  for (const auto& a : qm->acts()) {
-    const Tensor& s = f.at("act." + a.name + ".scale");
-    check_finite(s, "act." + a.name + ".scale", f.path);
-    NWQ_CHECK(s.item() > 0, f.path, ": act.", a.name, ".scale is not positive");
-    a.quantizer->set_bits(static_cast<int>(bits.at("activations").at(a.name).as_int64()));
-    a.quantizer->set_range(s.item(), f.at("act." + a.name + ".zero_point").to(DType::F64).item());
-    a.quantizer->state = ActQuantizer::State::On;
-  }
+  for (const auto& e : qm->layers()) load_layer(f, bits, e);
+  for (const auto& a : qm->acts()) load_act(f, bits, a);
   return qm;
 }
 

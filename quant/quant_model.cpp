@@ -121,6 +121,7 @@ void QuantModel::build(const Tensor& sample) {
       if (next_block + 1 < blocks_.size()) {
         q = std::make_shared<ActQuantizer>(config_.abits, config_.lp);
         acts_.push_back({blocks_[next_block].name + ":out", next_block, q});
+        q->label = acts_.back().name;
       }
       block_out_.push_back(q);
       static_cast<Sequential&>(*outputs_).push_back(q ? ModulePtr(q) : std::make_shared<Identity>());
@@ -138,6 +139,7 @@ void QuantModel::build(const Tensor& sample) {
       if (!c.out.same(block_out[c.block])) {
         q = std::make_shared<ActQuantizer>(config_.abits, config_.lp);
         acts_.push_back({str(c.path, "#", uses.size()), c.block, q});
+        q->label = acts_.back().name;
       }
       uses.push_back(q);
     }

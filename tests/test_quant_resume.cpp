@@ -1,0 +1,107 @@
+// Resumable quantization: a `nwq quantize` process killed with SIGKILL part-way through continues
+// with --resume to exactly the file an uninterrupted run writes (same codes, steps and top-1).
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "core/tensor_io.h"
+#include "data/fashion_mnist.h"
+#include "tools/lib/commands.h"
+
+using namespace nwq;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return "/tmp/nwq_resume_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+bool readable(const std::string& path) { return std::ifstream(path).good(); }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The nwq binary beside this test binary (make test builds both into the same folder).
+std::string nwq_binary() {
+  std::vector<char> buf(4096);
+  ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  if (n <= 0) return "";
+  std::string self(buf.data(), size_t(n));
+  return self.substr(0, self.rfind('/') + 1) + "nwq";
+}
+
+// The unit the run state at path is at, or -1 while it is missing or being replaced.
+int64_t state_unit(const std::string& path) {
+  try {
+    TensorFile f = load_safetensors(path);
+    return parse_json(f.meta("where"), path).at("unit").as_int64();
+  } catch (const Error&) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("quantize: a run killed with SIGKILL resumes to the same quantized model") {
+  const std::string weights = "models/weights/fmnist_resnet20.safetensors";
+  const std::string nwq = nwq_binary();
+  if (!readable(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz") ||
+      !readable(weights) || !readable(nwq)) {
+    MESSAGE("skipped: needs Fashion-MNIST, " << weights << " and " << nwq);
+    return;
+  }
+  const std::vector<std::string> common = {
+      "--weights", weights, "--method", "qdrop", "--wbits", "2", "--abits", "4", "--calib", "64",
+      "--iters", "24", "--eval-limit", "300", "--no-fp-eval", "--quiet"};
+  const std::string full = temp_path("full.safetensors"), resumed = temp_path("resumed.safetensors"),
+                    killed = temp_path("killed.safetensors"), state = temp_path("state.safetensors");
+  std::vector<std::string> args = common;
+  args.insert(args.end(), {"--out", full});
+  REQUIRE(cmd_quantize(args) == 0);
+
+  // The same run in a child process, with checkpoints every 4 iterations, killed at block 3.
+  std::vector<std::string> child_args = {nwq, "quantize"};
+  child_args.insert(child_args.end(), common.begin(), common.end());
+  child_args.insert(child_args.end(),
+                    {"--state", state, "--checkpoint-every", "4", "--out", killed});
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : child_args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(nwq.c_str(), argv.data());
+    ::_exit(127);
+  }
+  for (int i = 0; i < 6000 && state_unit(state) < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK_FALSE(readable(killed));  // it died before writing its result
+  REQUIRE(state_unit(state) >= 3);
+
+  args = common;
+  args.insert(args.end(), {"--state", state, "--resume", "--out", resumed});
+  REQUIRE(cmd_quantize(args) == 0);
+  CHECK(slurp(resumed) == slurp(full));  // codes, scales, steps and the top-1 in the metadata
+
+  // Another configuration cannot resume this state.
+  args = common;
+  args[5] = "3";  // --wbits 3
+  args.insert(args.end(), {"--state", state, "--resume", "--out", resumed});
+  CHECK_THROWS_WITH_AS(cmd_quantize(args), doctest::Contains("another configuration"), Error);
+  for (const auto& p : {full, resumed, killed, state}) std::remove(p.c_str());
+}
