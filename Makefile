@@ -108,6 +108,25 @@ PYTHON_TORCH ?= /usr/bin/python3
 golden:
 	$(PYTHON_TORCH) tests/golden/make_zoo_goldens.py
 
+# Reference checkpoints too large to commit (docs/MODELS.md): CIFAR-10 ResNet-18-CIFAR (45 MB),
+# trained on the GPU (DEVICE=cpu to force the CPU: days) into models/weights/ (git-ignored).
+# CIFAR10 is an nwq --data spec, cifar10:DIR, DIR holding train/ and test/ (ImageFolder) or the
+# binary batches, e.g. the project's JPEG copy:
+#   mkdir -p build/cifar10 && tar xzf ../shared/data/cifar10-jpeg.tar.gz -C build/cifar10
+CIFAR10 ?= cifar10:build/cifar10
+.PHONY: reference-weights
+reference-weights: setup
+	@dir='$(patsubst cifar10:%,%,$(CIFAR10))'; if [ ! -d "$$dir" ]; then \
+	  echo "reference-weights: no CIFAR-10 at '$$dir' (CIFAR10=$(CIFAR10))." >&2; \
+	  echo "  Set CIFAR10=cifar10:DIR (DIR with train/ and test/, or the binary batches), or unpack the" >&2; \
+	  echo "  JPEG copy: mkdir -p build/cifar10 && tar xzf ../shared/data/cifar10-jpeg.tar.gz -C build/cifar10" >&2; \
+	  exit 1; fi
+	$(MAKE) $(BUILD)/nwq
+	NWQ=$(BUILD)/nwq bash scripts/train_reference.sh cifar10_resnet18_cifar $(CIFAR10) models/weights
+	@echo "reference-weights: models/weights/cifar10_resnet18_cifar.safetensors, test top-1" \
+	  "$$(grep -o '"top1":[0-9.]*' models/weights/cifar10_resnet18_cifar.json | cut -d: -f2)%" \
+	  "(docs/MODELS.md: 91.99%; log in models/weights/cifar10_resnet18_cifar.log)"
+
 clean:
 	rm -rf build build-san
 
