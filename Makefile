@@ -127,6 +127,24 @@ reference-weights: setup
 	  "$$(grep -o '"top1":[0-9.]*' models/weights/cifar10_resnet18_cifar.json | cut -d: -f2)%" \
 	  "(docs/MODELS.md: 91.99%; log in models/weights/cifar10_resnet18_cifar.log)"
 
+# The paper-shaped quantization matrix (docs/RESULTS.md, issue "tables"): 5 methods x
+# W4A4/W2A4/W3A3/W2A2 x 3 seeds on CIFAR-10 resnet20/resnet18_cifar/mobilenetv2_cifar and
+# Fashion-MNIST resnet20; on the GPU when nvidia-smi sees one. Resumable: finished runs (their
+# summaries in TABLES_DIR) are not redone; rerun after an interruption. resnet18_cifar needs
+# `make reference-weights` first. ITERS (default 20000) and PARALLEL (runs at a time) are knobs.
+TABLES_DIR ?= docs/results/tables
+ITERS ?= 20000
+PARALLEL ?= 1
+TABLES_DEVICE ?= $(if $(shell nvidia-smi -L 2>/dev/null),cuda,cpu)
+.PHONY: tables
+tables: setup
+	$(MAKE) $(BUILD)/nwq
+	ITERS=$(ITERS) DEVICE=$(TABLES_DEVICE) CIFAR10='$(patsubst cifar10:%,%,$(CIFAR10))' \
+	  bash scripts/matrix_jobs.sh tables > $(BUILD)/tables_jobs.txt
+	NWQ=$(BUILD)/nwq bash scripts/quant_matrix.sh $(BUILD)/tables_jobs.txt $(TABLES_DIR) $(PARALLEL)
+	python3 scripts/results_table.py $(TABLES_DIR) > $(TABLES_DIR)/TABLES.md
+	@echo "tables: $(TABLES_DIR)/TABLES.md"
+
 clean:
 	rm -rf build build-san
 

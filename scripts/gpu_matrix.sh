@@ -10,7 +10,7 @@ bash scripts/gpu_make.sh build/nwq > /tmp/build.log 2>&1 || { tail -30 /tmp/buil
 echo "built in $(( $(date +%s) - t0 )) s"
 mkdir -p /tmp/c10 && tar xzf vendor/cifar10-jpeg.tar.gz -C /tmp/c10
 echo "data ready at $(( $(date +%s) - t0 )) s"
-build/nwq quantize --weights models/weights/fmnist_resnet20.safetensors --data fmnist:vendor/fmnist \
+build/nwq quantize --weights models/weights/cifar10_resnet20.safetensors --data cifar10:/tmp/c10 \
   --method nwq --wbits 2 --abits 4 --iters 50 --calib 128 --eval-limit 1000 --device cuda --quiet --json
 echo "smoke test done at $(( $(date +%s) - t0 )) s"
 bash scripts/matrix_jobs.sh "$set_name" > /tmp/jobs.txt

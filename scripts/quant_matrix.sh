@@ -30,5 +30,5 @@ run_one() {
   fi
 }
 export -f run_one
-grep -v '^\s*\(#\|$\)' "$jobs_file" | xargs -P "$parallel" -L 1 bash -c 'run_one "$@"' _
+sed 's/[[:space:]]*$//' "$jobs_file" | grep -v '^\s*\(#\|$\)' | xargs -P "$parallel" -L 1 bash -c 'run_one "$@"' _
 echo "finished: $(ls "$out"/*.json 2>/dev/null | grep -vc report) summaries in $out" >&2
