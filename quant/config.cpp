@@ -134,6 +134,7 @@ Json QuantConfig::to_json() const {
   j.set("drop_p", drop_p);
   j.set("mix_start", mix_start);
   j.set("mix_end", mix_end);
+  j.set("cache_fp", cache_fp);
   j.set("seed", seed);
   return j;
 }
@@ -169,6 +170,7 @@ QuantConfig QuantConfig::from_json(const Json& j) {
   c.drop_p = j.at("drop_p").as_double();
   c.mix_start = j.at("mix_start").as_double();
   c.mix_end = j.at("mix_end").as_double();
+  c.cache_fp = j.contains("cache_fp") && j.at("cache_fp").as_bool();
   c.seed = static_cast<uint64_t>(j.at("seed").as_int64());
   validate(c);
   return c;

@@ -2,6 +2,7 @@
 #include "quant/reconstruct.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "autograd/grad_mode.h"
 #include "core/error.h"
@@ -154,6 +155,25 @@ void reconstruct_blocks(QuantModel& m, const Tensor& calib, bool learn_rounding,
   }
 }
 
+// The FP network's block outputs for every calibration image (--cache-fp), after printing how
+// much memory they take.
+std::vector<Tensor> fp_block_outputs(QuantModel& m, const Tensor& calib, bool verbose) {
+  NoGradGuard no_grad;
+  FloatModeGuard guard(m);
+  int64_t per_image = 0;
+  Tensor h = calib.slice(0, 0, 1).contiguous();
+  for (size_t b = 0; b < m.num_blocks(); ++b) per_image += (h = m.run_block(b, h)).numel();
+  const double mb = double(per_image) * double(calib.size(0)) * 4 / 1e6;
+  if (verbose)
+    std::fprintf(stderr, "caching the FP block outputs of %lld images: %.1f MB on %s\n",
+                 (long long)calib.size(0), mb, calib.device().name().c_str());
+  std::vector<Tensor> outs(m.num_blocks());
+  Tensor cur = calib;
+  for (size_t b = 0; b < m.num_blocks(); ++b)
+    outs[b] = cur = map_chunks(cur, [&](const Tensor& x) { return m.run_block(b, x); });
+  return outs;
+}
+
 // Network scope: all variables at once; loss = sum over blocks of the block-output errors.
 void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOptions& o,
                          std::vector<UnitLog>& logs) {
@@ -166,10 +186,14 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
   u.iters = c.iters;
   Rng rng = Rng(c.seed).split(0), mix_rng = Rng(c.seed).split(1);
   u.mix_rng = &mix_rng;
+  const std::vector<Tensor> cache = c.cache_fp ? fp_block_outputs(m, calib, o.progress)
+                                               : std::vector<Tensor>();
   u.rec_loss = [&](const std::vector<int64_t>& idx, double t) {
     Tensor x = gather_rows(calib, idx);
     std::vector<Tensor> fp(m.num_blocks());
-    {
+    if (!cache.empty()) {
+      for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = gather_rows(cache[b], idx);
+    } else {  // the FP targets on the fly: no memory beyond one batch
       NoGradGuard no_grad;
       FloatModeGuard guard(m);
       Tensor h = x;

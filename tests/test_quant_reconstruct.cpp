@@ -485,3 +485,16 @@ TEST_CASE("quant pipeline: run_quantize reports every stage; calibration draws a
   CHECK_THROWS_WITH_AS(load_calibration(data, other, Device::cpu(), 1),
                        doctest::Contains("--calib"), Error);
 }
+
+TEST_CASE("quant reconstruct: cached FP targets (--cache-fp) give the same result as on the fly") {
+  QuantConfig config = preset_config("nwq", "resnet20");
+  config.wbits = 2, config.calib = 8, config.init_images = 8;
+  config.batch = 4, config.iters = 8, config.lr_round = 1e-2, config.seed = 3;
+  std::vector<float> codes1, codes2, steps1, steps2;
+  Tensor y1 = full_run(config, codes1, steps1);
+  config.cache_fp = true;
+  Tensor y2 = full_run(config, codes2, steps2);
+  CHECK(codes1 == codes2);
+  CHECK(steps1 == steps2);
+  CHECK(test::same_bytes(y1, y2));
+}

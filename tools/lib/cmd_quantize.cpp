@@ -39,6 +39,8 @@ void declare_flags(ArgParser& a) {
   a.add("--drop-p", "X", "0.5", "QDrop: probability of keeping the unquantized value");
   a.add("--mix-share", "START:END", "0.5:0", "AMixup: FP share of block inputs, annealed linearly");
   a.add("--lp", "P", "2.4", "exponent of the clipping search for initial ranges");
+  a.add_switch("--cache-fp", "network scope: cache the FP block outputs of all calibration images "
+               "(faster; prints the memory it takes) instead of recomputing them each iteration");
   a.add_switch("--no-8bit-first", "quantize the first layer's weights to --wbits too");
   a.add_switch("--no-8bit-last", "quantize the last layer's weights to --wbits too");
   a.add_switch("--no-8bit-last-input", "quantize the last layer's input to --abits too");
@@ -108,6 +110,7 @@ QuantConfig config_from_flags(const ArgParser& a, const std::string& model_name)
   c.first_layer_8bit = !a.on("--no-8bit-first");
   c.last_layer_8bit = !a.on("--no-8bit-last");
   c.last_act_8bit = !a.on("--no-8bit-last-input");
+  c.cache_fp = a.on("--cache-fp");
   c.seed = static_cast<uint64_t>(a.get_int("--seed", 0, INT64_MAX));
   validate(c);
   return c;
