@@ -18,6 +18,7 @@ QuantRange range_to_grid(double lo, double hi, int bits) {
   QuantRange r;
   r.scale = std::max((hi - lo) / levels, 1e-8);
   r.zero_point = std::min(std::max(std::nearbyint(-lo / r.scale), 0.0), levels);
+  if (r.zero_point == 0) r.zero_point = 0;  // +0, not the -0 that rint(-0.0) gives
   return r;
 }
 
