@@ -60,6 +60,9 @@ void lp_search_per_channel(const Tensor& weight, int bits, double p, Tensor& sca
   Tensor w = weight.contiguous().to(Device::cpu());
   const int64_t channels = w.size(0), inner = w.numel() / channels;
   std::vector<float> s(channels), z(channels);
+  // Channels are independent: each thread writes its own entries, so the result does not depend
+  // on the thread count.
+#pragma omp parallel for schedule(dynamic, 4)
   for (int64_t c = 0; c < channels; ++c) {
     QuantRange r = lp_search(w.data<float>() + c * inner, inner, bits, p);
     s[c] = static_cast<float>(r.scale);
