@@ -15,12 +15,15 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
+// Also refuses shapes whose strides would overflow even when a zero dimension makes the element
+// count 0 (e.g. [0, 2^62, 2^62]): the product of the non-zero dimensions must fit in int64.
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
+  int64_t n = 1, nonzero = 1;
   for (int64_t d : shape) {
     NWQ_CHECK(d >= 0, "shape ", shape_str(shape), " has a negative dimension");
-    NWQ_CHECK(d == 0 || n <= std::numeric_limits<int64_t>::max() / d, "shape ", shape_str(shape),
-              " has too many elements");
+    NWQ_CHECK(d == 0 || nonzero <= std::numeric_limits<int64_t>::max() / d, "shape ",
+              shape_str(shape), " has too many elements");
+    if (d != 0) nonzero *= d;
     n *= d;
   }
   return n;

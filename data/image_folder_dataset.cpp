@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "data/image_check.h"
 #include "data/image_folder.h"
 
 namespace nwq {
@@ -16,7 +17,14 @@ Image8 decode_image_rgb(const std::string& path) {
   NWQ_CHECK(!bytes.empty(), path, ": cannot decode image: the file is empty");
   NWQ_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), path, ": image file too large (",
             bytes.size(), " bytes)");
+  check_image_bytes(bytes, path);  // keeps stb_image away from inputs it mishandles
   int width = 0, height = 0, file_channels = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,
+                             &file_channels)) {
+    const char* reason = stbi_failure_reason();
+    throw Error(str(path, ": cannot decode image (stb_image: ", reason ? reason : "unknown error", ")"));
+  }
+  check_image_size(width, height, path);
   uint8_t* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width,
                                         &height, &file_channels, 3);  // 3: convert to RGB
   if (data == nullptr) {
@@ -53,7 +61,7 @@ ImageFolderDataset::ImageFolderDataset(ImageFolderIndex index, ImagePipeline pip
   } else {
     int w = 0, h = 0, channels = 0;
     NWQ_CHECK(stbi_info(index_.files[0].c_str(), &w, &h, &channels), index_.files[0],
-              ": not a readable image (stb_image: ", stbi_failure_reason(), ")");
+              ": not a readable image (stb_image: ", stb_reason(), ")");
     input_size_ = {h, w};
   }
   output_size_ = pipeline_.output_size(input_size_.height, input_size_.width);

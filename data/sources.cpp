@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "data/cifar10.h"
+#include "data/image_check.h"
 #include "data/fashion_mnist.h"
 
 namespace nwq {
@@ -160,7 +161,7 @@ DataSplits open_folder(const std::string& dir, const DataOptions& o) {
   const std::string& probe = p.test.files.at(0);
   int w = 0, h = 0, channels = 0;
   NWQ_CHECK(stbi_info(probe.c_str(), &w, &h, &channels), probe,
-            ": not a readable image (stb_image: ", stbi_failure_reason(), ")");
+            ": not a readable image (stb_image: ", stb_reason(), ")");
   if (std::min(w, h) >= kLargeImageSide) {
     open_lazy(p, o, s);
   } else {

@@ -139,11 +139,18 @@ Json QuantConfig::to_json() const {
   return j;
 }
 
+// An int field; values outside int's range are refused rather than narrowed.
+static int int_field(const Json& j, const char* key) {
+  const int64_t v = j.at(key).as_int64();
+  NWQ_CHECK(v >= -1000000 && v <= 1000000, "quantization config: ", key, " = ", v, " is out of range");
+  return static_cast<int>(v);
+}
+
 QuantConfig QuantConfig::from_json(const Json& j) {
   QuantConfig c;
   c.method = j.at("method").as_string();
-  c.wbits = static_cast<int>(j.at("wbits").as_int64());
-  c.abits = static_cast<int>(j.at("abits").as_int64());
+  c.wbits = int_field(j, "wbits");
+  c.abits = int_field(j, "abits");
   c.scope = parse_scope(j.at("scope").as_string(), "scope");
   c.rounding = parse_rounding(j.at("rounding").as_string(), "rounding");
   c.mixing = parse_mixing(j.at("mixing").as_string(), "mixing");
@@ -163,8 +170,8 @@ QuantConfig QuantConfig::from_json(const Json& j) {
   c.beta_start = j.at("beta_start").as_double();
   c.beta_end = j.at("beta_end").as_double();
   c.warmup = j.at("warmup").as_double();
-  c.cand_lo = static_cast<int>(j.at("cand_lo").as_int64());
-  c.cand_hi = static_cast<int>(j.at("cand_hi").as_int64());
+  c.cand_lo = int_field(j, "cand_lo");
+  c.cand_hi = int_field(j, "cand_hi");
   c.tau_start = j.at("tau_start").as_double();
   c.tau_end = j.at("tau_end").as_double();
   c.drop_p = j.at("drop_p").as_double();

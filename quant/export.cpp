@@ -25,7 +25,9 @@ std::vector<uint8_t> pack_codes(const std::vector<uint8_t>& values, int bits) {
 std::vector<uint8_t> unpack_codes(const std::vector<uint8_t>& bytes, int64_t n, int bits,
                                   const std::string& label) {
   NWQ_CHECK(bits >= 1 && bits <= 8, label, ": ", bits, " bits per code is outside 1..8");
-  NWQ_CHECK(n >= 0 && int64_t(bytes.size()) == (n * bits + 7) / 8, label, ": ", bytes.size(),
+  NWQ_CHECK(n >= 0 && n <= int64_t(bytes.size()) * 8, label, ": ", bytes.size(),
+            " bytes cannot hold ", n, " codes");
+  NWQ_CHECK(int64_t(bytes.size()) == (n * bits + 7) / 8, label, ": ", bytes.size(),
             " bytes of codes, expected ", (n * bits + 7) / 8, " for ", n, " values of ", bits, " bits");
   std::vector<uint8_t> out(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i)
@@ -148,7 +150,7 @@ std::string describe_quantized(const TensorFile& f) {
   int64_t packed = 0, fp32 = 0;
   for (const auto& [layer, b] : bits.at("layers").members()) {
     const int64_t code_bytes = f.at(layer + ".codes").numel();
-    const int64_t weights = code_bytes * 8 / b.as_int64();
+    const int64_t weights = code_bytes * 8 / bits_of(f, bits, "layers", layer);
     const int64_t side = (f.at(layer + ".scale").numel() * 3) * 4;  // scale, zero point, bias
     out += str("  ", layer, ": W", b.as_int64(), ", ~", weights, " weights, ", code_bytes + side, " bytes\n");
     packed += code_bytes + side;

@@ -277,3 +277,22 @@ TEST_CASE("quant export: non-finite biases and non-positive weight scales are re
   CHECK(contains(err, bad_zp));
   CHECK(contains(err, "layer1.0.conv2.zero_point"));
 }
+
+// Fuzz finding quantized-describe-div-by-zero: `nwq info` divided by a layer's bit width as the
+// metadata gave it; now every width is checked (2..8) before use.
+TEST_CASE("quant export: describe_quantized refuses bit widths outside 2..8") {
+  TempDir dir;
+  const std::string path = dir.file("q.safetensors"), bad = dir.file("bits0.safetensors");
+  save_quantized(*quantized_resnet20(), "resnet20", path);
+  TensorFile f = load_safetensors(path);
+  for (auto& [key, value] : f.metadata)
+    if (key == "bits") {
+      const size_t at = value.find("\"conv1\":");
+      REQUIRE(at != std::string::npos);
+      value.replace(at, value.find_first_of(",}", at) - at, "\"conv1\":0");
+    }
+  save_safetensors(bad, f.tensors, f.metadata);
+  CHECK_THROWS_WITH_AS(describe_quantized(load_safetensors(bad)), doctest::Contains("0 bits"), Error);
+  CHECK_THROWS_WITH_AS(load_quantized(load_safetensors(bad), 10, 1, 8, 8, Device::cpu()),
+                       doctest::Contains("0 bits"), Error);
+}

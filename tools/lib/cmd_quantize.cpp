@@ -1,6 +1,7 @@
 // `nwq quantize`: post-training quantization of a trained model by one of the presets (rtn,
 // adaround, brecq, qdrop, nwq) or any scope x rounding x mixing combination; prints the resolved
 // configuration, progress and FP / quantized top-1; writes the quantized model and a JSON report.
+#include <cmath>
 #include <cstdio>
 
 #include "core/file_util.h"
@@ -98,6 +99,9 @@ QuantConfig config_from_flags(const ArgParser& a, const std::string& model_name)
   std::tie(c.beta_start, c.beta_end) = pair_flag(a, "--beta");
   c.warmup = a.get_double("--warmup", 0, 0.999);
   auto cand = pair_flag(a, "--candidates");
+  NWQ_CHECK(std::fabs(cand.first) <= 16 && std::fabs(cand.second) <= 16,
+            "--candidates: integers LO <= 0 < 1 <= HI, at most 9 candidates (got '",
+            a.get("--candidates"), "')");
   c.cand_lo = static_cast<int>(cand.first), c.cand_hi = static_cast<int>(cand.second);
   NWQ_CHECK(c.cand_lo == cand.first && c.cand_hi == cand.second && c.cand_lo <= 0 && c.cand_hi >= 1
                 && c.cand_hi - c.cand_lo <= 8,

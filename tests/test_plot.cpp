@@ -1,0 +1,62 @@
+// The PNG charts of `nwq plot`: files decode to the asked size with the series' colours drawn,
+// axis numbers print in the digit font's alphabet, and bad report files are refused by name.
+#include <doctest/doctest.h>
+#include <stb/stb_image.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "image_test_util.h"
+#include "tools/lib/commands.h"
+#include "tools/lib/plot.h"
+
+using namespace nwq;
+
+namespace {
+
+// How many pixels of the PNG at path have exactly colour c; also checks its size.
+int count_colour(const std::string& path, int w, int h, Rgb c) {
+  int pw = 0, ph = 0, ch = 0;
+  unsigned char* px = stbi_load(path.c_str(), &pw, &ph, &ch, 3);
+  REQUIRE(px != nullptr);
+  CHECK(pw == w);
+  CHECK(ph == h);
+  int n = 0;
+  for (int i = 0; i < pw * ph; ++i) n += px[3 * i] == c[0] && px[3 * i + 1] == c[1] && px[3 * i + 2] == c[2];
+  stbi_image_free(px);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("plot: line and bar charts are PNGs with the series drawn") {
+  test::TempDir dir;
+  const Rgb red = plot_palette()[3].second, blue = plot_palette()[0].second;
+  ChartRange r = line_chart({{red, {0, 1, 2, 3}, {100, 10, 1, 0.1}}}, true, 300, 200, dir / "l.png");
+  CHECK(r.y0 == doctest::Approx(-1));  // log10(0.1)
+  CHECK(r.y1 == doctest::Approx(2));
+  CHECK(count_colour(dir / "l.png", 300, 200, red) > 100);
+  bar_chart({{blue, {1, 2, 3}}, {red, {3, 2, 1}}}, false, 240, 120, dir / "b.png");
+  CHECK(count_colour(dir / "b.png", 240, 120, blue) > 100);
+  CHECK(count_colour(dir / "b.png", 240, 120, red) > 100);
+  CHECK_THROWS_WITH_AS(line_chart({}, false, 10, 10, dir / "x.png"),
+                       doctest::Contains("nothing to plot"), Error);
+}
+
+TEST_CASE("plot: numbers use only characters the digit font has") {
+  for (double v : {0.0, 1.0, -2.5, 1234.5, 1e-5, 3.2e7, 0.0312}) {
+    const std::string s = plot_number(v);
+    CAPTURE(s);
+    CHECK(s.find_first_not_of("0123456789.-e") == std::string::npos);
+  }
+  CHECK(plot_number(1e-5) == "1.0e-05");
+}
+
+TEST_CASE("plot: report files that are missing or of another kind are refused by name") {
+  test::TempDir dir;
+  CHECK_THROWS_WITH_AS(cmd_plot({"--reports", dir / "none.json", "--out", dir.path()}),
+                       doctest::Contains("none.json"), Error);
+  std::ofstream(dir / "other.json") << "{\"model\":\"resnet20\"}";
+  CHECK_THROWS_WITH_AS(cmd_plot({"--reports", dir / "other.json", "--out", dir.path()}),
+                       doctest::Contains("not an `nwq quantize --report` file"), Error);
+}
