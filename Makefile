@@ -148,4 +148,7 @@ tables: setup
 clean:
 	rm -rf build build-san
 
+# libFuzzer targets: fuzz-build, fuzz, fuzz-ci, fuzz-clean (docs/RELIABILITY.md).
+include fuzz/fuzz.mk
+
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)
