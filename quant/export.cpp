@@ -25,7 +25,9 @@ std::vector<uint8_t> pack_codes(const std::vector<uint8_t>& values, int bits) {
 std::vector<uint8_t> unpack_codes(const std::vector<uint8_t>& bytes, int64_t n, int bits,
                                   const std::string& label) {
   NWQ_CHECK(bits >= 1 && bits <= 8, label, ": ", bits, " bits per code is outside 1..8");
-  NWQ_CHECK(n >= 0 && n <= int64_t(bytes.size()) * 8, label, ": ", bytes.size(),
+  // Bounds n before n * bits is computed (it could overflow); n up to 8 codes per byte + 8 gets
+  // the exact message below.
+  NWQ_CHECK(n >= 0 && n <= (int64_t(bytes.size()) + 1) * 8, label, ": ", bytes.size(),
             " bytes cannot hold ", n, " codes");
   NWQ_CHECK(int64_t(bytes.size()) == (n * bits + 7) / 8, label, ": ", bytes.size(),
             " bytes of codes, expected ", (n * bits + 7) / 8, " for ", n, " values of ", bits, " bits");

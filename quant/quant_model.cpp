@@ -23,7 +23,8 @@ struct Call {
 
 struct Trace {
   std::vector<Call> calls;
-  size_t block = 0;
+  std::vector<Tensor> block_out;  // each block's output
+  size_t block = 0;               // the block running now
 };
 
 // Stands in for a module during the trace and logs its calls.
@@ -51,49 +52,36 @@ bool kind_of(Module* m, Kind& kind) {
   return false;
 }
 
-}  // namespace
-
-QuantModel::QuantModel(ModelPtr model, const Tensor& sample, const QuantConfig& config)
-    : model_(std::move(model)), config_(config) {
-  validate(config_);
-  model_->eval();
-  net_ = model_;
-  outputs_ = std::make_shared<Sequential>();
-  build(sample);
-  register_module("net", &net_);
-  register_module("block_outputs", &outputs_);
-  to(sample.device());
-  eval();
-}
-
-void QuantModel::build(const Tensor& sample) {
-  // 1. Trace one forward with every layer, BN and activation module wrapped by a Recorder.
+// Runs one forward of sample with every layer, BN and activation module of model wrapped by a
+// Recorder, then puts the originals back. Returns them by path in `originals`.
+Trace trace_forward(Model& model, const std::vector<Block>& blocks, const Tensor& sample,
+                    std::map<std::string, ModulePtr>& originals) {
   Trace trace;
-  std::vector<std::pair<std::string, ModulePtr>> originals;
-  for (auto& [path, module] : model_->named_modules()) {
+  for (auto& [path, module] : model.named_modules()) {
     Kind kind;
-    if (!path.empty() && kind_of(module, kind)) originals.push_back({path, model_->find(path)});
+    if (!path.empty() && kind_of(module, kind)) originals[path] = model.find(path);
   }
   for (auto& [path, module] : originals) {
     Kind kind;
     kind_of(module.get(), kind);
-    model_->replace_child(path, std::make_shared<Recorder>(module, path, kind, &trace));
+    model.replace_child(path, std::make_shared<Recorder>(module, path, kind, &trace));
   }
-  blocks_ = model_->blocks();
-  std::vector<Tensor> block_out;
   {
     NoGradGuard no_grad;
     Tensor x = sample;
-    for (size_t b = 0; b < blocks_.size(); ++b) {
+    for (size_t b = 0; b < blocks.size(); ++b) {
       trace.block = b;
-      x = blocks_[b].forward(x);
-      block_out.push_back(x);
+      x = blocks[b].forward(x);
+      trace.block_out.push_back(x);
     }
   }
-  std::map<std::string, ModulePtr> by_path(originals.begin(), originals.end());
-  for (auto& [path, module] : originals) model_->replace_child(path, module);
+  for (auto& [path, module] : originals) model.replace_child(path, module);
+  return trace;
+}
 
-  // 2. Layers (called once each) and the BN that each one feeds.
+// Layer path -> the path of the BN fed by its output. Each layer must run once per forward and
+// each BN must be fed by a layer's output (else folding is impossible: an error names it).
+std::map<std::string, std::string> fold_pairs(const Trace& trace) {
   std::map<std::string, int> layer_calls;
   std::map<const TensorImpl*, std::string> layer_of_output;
   for (const Call& c : trace.calls) {
@@ -111,53 +99,79 @@ void QuantModel::build(const Tensor& sample) {
     NWQ_CHECK(!bn_of_layer.count(it->second), "quantize: '", it->second, "' feeds two BatchNorms");
     bn_of_layer[it->second] = c.path;
   }
+  return bn_of_layer;
+}
 
-  // 3. Swap, in execution order; activation uses and block outputs get quantizers.
+}  // namespace
+
+QuantModel::QuantModel(ModelPtr model, const Tensor& sample, const QuantConfig& config)
+    : model_(std::move(model)), config_(config) {
+  validate(config_);
+  model_->eval();
+  net_ = model_;
+  outputs_ = std::make_shared<Sequential>();
+  build(sample);
+  register_module("net", &net_);
+  register_module("block_outputs", &outputs_);
+  to(sample.device());
+  eval();
+}
+
+void QuantModel::build(const Tensor& sample) {
+  blocks_ = model_->blocks();
+  std::map<std::string, ModulePtr> by_path;
+  const Trace trace = trace_forward(*model_, blocks_, sample, by_path);
+  std::map<std::string, std::string> bn_of_layer = fold_pairs(trace);
+
+  // In execution order: layers get QuantLayers, activation uses and block outputs quantizers.
   std::map<std::string, std::vector<ActQuantizerPtr>> act_uses;
   size_t next_block = 0;
-  auto add_block_outputs_up_to = [&](size_t block) {
-    for (; next_block < block; ++next_block) {
-      ActQuantizerPtr q;
-      if (next_block + 1 < blocks_.size()) {
-        q = std::make_shared<ActQuantizer>(config_.abits, config_.lp);
-        acts_.push_back({blocks_[next_block].name + ":out", next_block, q});
-        q->label = acts_.back().name;
-      }
-      block_out_.push_back(q);
-      static_cast<Sequential&>(*outputs_).push_back(q ? ModulePtr(q) : std::make_shared<Identity>());
-    }
-  };
   for (const Call& c : trace.calls) {
-    add_block_outputs_up_to(c.block);
+    for (; next_block < c.block; ++next_block) add_block_output(next_block);
     if (c.kind == Kind::Layer) {
       std::string bn = bn_of_layer.count(c.path) ? bn_of_layer[c.path] : "";
       auto layer = std::make_shared<QuantLayer>(by_path[c.path], bn.empty() ? nullptr : by_path[bn]);
       layers_.push_back({c.path, bn, c.block, layer});
     } else if (c.kind == Kind::Act) {
       std::vector<ActQuantizerPtr>& uses = act_uses[c.path];
-      ActQuantizerPtr q;
-      if (!c.out.same(block_out[c.block])) {
-        q = std::make_shared<ActQuantizer>(config_.abits, config_.lp);
-        acts_.push_back({str(c.path, "#", uses.size()), c.block, q});
-        q->label = acts_.back().name;
-      }
-      uses.push_back(q);
+      // A use whose output is the block output is covered by the block-output quantizer.
+      uses.push_back(c.out.same(trace.block_out[c.block])
+                         ? nullptr
+                         : new_act_quantizer(str(c.path, "#", uses.size()), c.block));
     }
   }
-  add_block_outputs_up_to(blocks_.size());
+  for (; next_block < blocks_.size(); ++next_block) add_block_output(next_block);
+  NWQ_CHECK(!layers_.empty(), "quantize: the model has no conv or linear layer");
   for (const auto& e : layers_) {
     model_->replace_child(e.name, e.layer);
     if (!e.bn.empty()) model_->replace_child(e.bn, std::make_shared<Identity>());
   }
   for (auto& [path, uses] : act_uses) {
-    auto wrapper = std::make_shared<QuantAct>(by_path[path], uses);
-    quant_acts_.push_back(wrapper);
-    model_->replace_child(path, wrapper);
+    quant_acts_.push_back(std::make_shared<QuantAct>(by_path[path], uses));
+    model_->replace_child(path, quant_acts_.back());
   }
-  NWQ_CHECK(!layers_.empty(), "quantize: the model has no conv or linear layer");
+  apply_bit_rules();
+}
+
+ActQuantizerPtr QuantModel::new_act_quantizer(const std::string& name, size_t block) {
+  auto q = std::make_shared<ActQuantizer>(config_.abits, config_.lp);
+  q->label = name;
+  acts_.push_back({name, block, q});
+  return q;
+}
+
+// Every block but the last (the logits) gets an output quantizer.
+void QuantModel::add_block_output(size_t b) {
+  ActQuantizerPtr q = b + 1 < blocks_.size() ? new_act_quantizer(blocks_[b].name + ":out", b) : nullptr;
+  block_out_.push_back(q);
+  static_cast<Sequential&>(*outputs_).push_back(q ? ModulePtr(q) : std::make_shared<Identity>());
+}
+
+// wbits everywhere, then the 8-bit switches: first and last layer, last activation quantizer
+// in execution order (the last layer's input).
+void QuantModel::apply_bit_rules() {
+  for (auto& e : layers_) e.layer->set_bits(config_.wbits);
   if (config_.first_layer_8bit) layers_.front().layer->set_bits(8);
-  else layers_.front().layer->set_bits(config_.wbits);
-  for (size_t i = 1; i < layers_.size(); ++i) layers_[i].layer->set_bits(config_.wbits);
   if (config_.last_layer_8bit) layers_.back().layer->set_bits(8);
   if (config_.last_act_8bit && !acts_.empty()) acts_.back().quantizer->set_bits(8);
 }

@@ -51,6 +51,9 @@ class QuantModel : public Module {
 
  private:
   void build(const Tensor& sample);
+  ActQuantizerPtr new_act_quantizer(const std::string& name, size_t block);
+  void add_block_output(size_t block);
+  void apply_bit_rules();
   ModelPtr model_;
   ModulePtr net_, outputs_;  // the model and a holder of the block-output quantizers
   std::vector<Block> blocks_;
