@@ -2,7 +2,7 @@
 """Markdown tables (shaped like the NWQ paper's Table 1) from the --json summaries that
 scripts/quant_matrix.sh leaves in a folder: one table per (data, model), rows = methods,
 columns = bit settings, cells = mean +- std of quantized top-1 over seeds (n), plus FP top-1 and
-the mean wall time per run. Usage: scripts/results_table.py DIR [DIR...] > table.md"""
+the median wall time per run (runs of several folders, e.g. GPU and CPU, are pooled). Usage: scripts/results_table.py DIR [DIR...] > table.md"""
 import glob
 import json
 import os
@@ -44,7 +44,7 @@ def main():
         fp = [r["fp_top1"] for r in rs if r["fp_top1"] >= 0]
         print(f"\n### {model} on {data} (FP top-1 {statistics.mean(fp):.2f}%)\n" if fp
               else f"\n### {model} on {data}\n")
-        print("| method | " + " | ".join(b.upper() for b in bits_present) + " | mean wall time per run |")
+        print("| method | " + " | ".join(b.upper() for b in bits_present) + " | median wall time per run |")
         print("|---" * (len(bits_present) + 2) + "|")
         for m in METHODS:
             mine = [r for r in rs if r["method"] == m]
@@ -52,7 +52,7 @@ def main():
                 continue
             cells = [cell([r["quant_top1"] for r in mine if f"w{r['wbits']}a{r['abits']}" == b])
                      for b in bits_present]
-            wall = statistics.mean(r["seconds"] for r in mine)
+            wall = statistics.median(r["seconds"] for r in mine)
             print(f"| {m} | " + " | ".join(cells) + f" | {wall:.0f} s |")
 
 

@@ -183,6 +183,7 @@ int cmd_quantize(const std::vector<std::string>& args) {
   }
   if (a.on("--json"))
     print_json_line(Json::object({{"model", model_name}, {"data", data.name},
+                                  {"device", job.device.name()},
                                   {"method", job.config.method}, {"wbits", job.config.wbits},
                                   {"abits", job.config.abits}, {"seed", job.config.seed},
                                   {"fp_top1", r.fp_top1}, {"quant_top1", r.quant_top1},
