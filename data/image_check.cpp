@@ -3,7 +3,9 @@
 
 #include <stb/stb_image.h>
 
+#include <algorithm>
 #include <cctype>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -19,33 +21,55 @@ bool starts_with(const std::vector<uint8_t>& b, std::initializer_list<uint8_t> m
   return true;
 }
 
-// Walks the JPEG segments up to the start of scan; every DHT table must declare <= 256 codes
-// and fit in its segment.
-void check_jpeg(const std::vector<uint8_t>& b, const std::string& label) {
+// The Huffman tables of one DHT segment's body [t, end).
+void check_dht(const std::vector<uint8_t>& b, size_t t, size_t end, const std::string& label) {
+  while (t < end) {
+    NWQ_CHECK(t + 17 <= end, label, ": broken JPEG Huffman table at byte ", t);
+    size_t codes = 0;
+    for (int k = 1; k <= 16; ++k) codes += b[t + k];
+    NWQ_CHECK(codes <= 256 && t + 17 + codes <= end, label, ": broken JPEG Huffman table at byte ",
+              t, " (", codes, " codes)");
+    t += 17 + codes;
+  }
+}
+
+// Walks the JPEG segments (through every scan: progressive files define Huffman tables between
+// scans); every DHT table must declare <= 256 codes and fit in its segment. `total` is the file's
+// size; b may be only its first bytes (header checks), in which case a segment running past b
+// is not an error: the rest goes unchecked.
+void check_jpeg(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
-    NWQ_CHECK(b[pos] == 0xFF, label, ": broken JPEG (no marker at byte ", pos, ")");
+    if (b[pos] != 0xFF) { ++pos; continue; }  // entropy-coded data or garbage: find a marker
     const uint8_t marker = b[pos + 1];
-    if (marker == 0xFF) { ++pos; continue; }  // fill byte
-    if (marker == 0xDA || marker == 0xD9) return;  // start of scan / end of image
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; }
+    if (marker == 0xFF || marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      ++pos;  // fill byte, stuffed zero, TEM, restart markers, SOI: no length field
+      continue;
+    }
+    if (marker == 0xD9) return;  // end of image
     const size_t len = size_t(b[pos + 2]) << 8 | b[pos + 3];
+    if (pos + 2 + len > b.size() && b.size() < total) return;  // beyond the bytes read
     NWQ_CHECK(len >= 2 && pos + 2 + len <= b.size(), label, ": broken JPEG (segment at byte ", pos,
               " runs past the end)");
-    if (marker == 0xC4) {
-      size_t t = pos + 4;
-      const size_t end = pos + 2 + len;
-      while (t < end) {
-        NWQ_CHECK(t + 17 <= end, label, ": broken JPEG Huffman table at byte ", t);
-        size_t codes = 0;
-        for (int k = 1; k <= 16; ++k) codes += b[t + k];
-        NWQ_CHECK(codes <= 256 && t + 17 + codes <= end, label,
-                  ": broken JPEG Huffman table at byte ", t, " (", codes, " codes)");
-        t += 17 + codes;
-      }
-    }
+    if (marker == 0xC4) check_dht(b, pos + 4, pos + 2 + len, label);
     pos += 2 + len;
   }
+}
+
+// Walks the PNG chunks: each one's length must fit in the file (stb_image reserves memory for
+// the image data from the declared lengths before reading it).
+void check_png(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
+  size_t pos = 8;
+  while (pos + 12 <= b.size()) {
+    const uint64_t len = uint64_t(b[pos]) << 24 | uint64_t(b[pos + 1]) << 16 |
+                         uint64_t(b[pos + 2]) << 8 | b[pos + 3];
+    NWQ_CHECK(len <= total - pos - 12, label, ": broken PNG (a chunk at byte ", pos,
+              " declares ", len, " bytes, more than the file holds)");
+    if (b[pos + 4] == 'I' && b[pos + 5] == 'E' && b[pos + 6] == 'N' && b[pos + 7] == 'D') return;
+    pos += 12 + len;
+  }
+  if (b.size() < total) return;  // the rest is beyond the bytes read
+  throw Error(str(label, ": broken PNG (no IEND chunk: the file is truncated)"));
 }
 
 // Reads one header number of a binary PNM, skipping whitespace and comments.
@@ -64,7 +88,7 @@ int64_t pnm_number(const std::vector<uint8_t>& b, size_t& pos, const std::string
   return v;
 }
 
-void check_pnm(const std::vector<uint8_t>& b, const std::string& label) {
+void check_pnm(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
   const int64_t channels = b[1] == '6' ? 3 : 1;
   size_t pos = 2;
   const int64_t w = pnm_number(b, pos, label), h = pnm_number(b, pos, label);
@@ -73,7 +97,7 @@ void check_pnm(const std::vector<uint8_t>& b, const std::string& label) {
   NWQ_CHECK(maxval >= 1 && maxval <= 255, label, ": PPM/PGM maxval ", maxval,
             " (only 8-bit files are read)");
   ++pos;  // the single whitespace byte before the pixels
-  NWQ_CHECK(pos <= b.size() && int64_t(b.size() - pos) >= w * h * channels, label,
+  NWQ_CHECK(pos <= total && int64_t(total - pos) >= w * h * channels, label,
             ": truncated PPM/PGM (", w, "x", h, " pixels need ", w * h * channels, " bytes)");
 }
 
@@ -90,11 +114,39 @@ void check_image_size(int64_t width, int64_t height, const std::string& label) {
             " pixels is larger than the limit of ", kMaxImagePixels, " pixels");
 }
 
-void check_image_bytes(const std::vector<uint8_t>& b, const std::string& label) {
-  if (starts_with(b, {0xFF, 0xD8, 0xFF})) return check_jpeg(b, label);
-  if (starts_with(b, {0x89, 'P', 'N', 'G'}) || starts_with(b, {'B', 'M'})) return;
-  if (starts_with(b, {'P', '6'}) || starts_with(b, {'P', '5'})) return check_pnm(b, label);
+void check_image_prefix(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
+  if (starts_with(b, {0xFF, 0xD8, 0xFF})) return check_jpeg(b, total, label);
+  if (starts_with(b, {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A})) return check_png(b, total, label);
+  if (starts_with(b, {'B', 'M'})) return;
+  if (starts_with(b, {'P', '6'}) || starts_with(b, {'P', '5'})) return check_pnm(b, total, label);
   throw Error(str(label, ": not a JPEG, PNG, BMP or binary PPM/PGM image"));
+}
+
+void check_image_bytes(const std::vector<uint8_t>& b, const std::string& label) {
+  check_image_prefix(b, b.size(), label);
+}
+
+bool read_image_header(const std::string& path, int& width, int& height, std::string& why) {
+  try {
+    std::ifstream in(path, std::ios::binary);
+    NWQ_CHECK(in.good(), path, ": cannot open");
+    in.seekg(0, std::ios::end);
+    const uint64_t total = static_cast<uint64_t>(in.tellg());
+    in.seekg(0);
+    std::vector<uint8_t> prefix(static_cast<size_t>(std::min<uint64_t>(total, kHeaderBytes)));
+    in.read(reinterpret_cast<char*>(prefix.data()), std::streamsize(prefix.size()));
+    NWQ_CHECK(in.good() || prefix.empty(), path, ": read error");
+    NWQ_CHECK(total > 0, path, ": the file is empty");
+    check_image_prefix(prefix, total, path);
+    int channels = 0;
+    NWQ_CHECK(stbi_info(path.c_str(), &width, &height, &channels), path,
+              ": not a readable image (stb_image: ", stb_reason(), ")");
+    check_image_size(width, height, path);
+    return true;
+  } catch (const Error& e) {
+    why = e.what();
+    return false;
+  }
 }
 
 }  // namespace nwq

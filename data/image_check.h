@@ -12,9 +12,18 @@ namespace nwq {
 constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
 
 // Throws nwq::Error naming `label` unless bytes are a JPEG, PNG, BMP or 8-bit binary PPM/PGM
-// (P6/P5) whose headers are sane: JPEG Huffman tables of at most 256 codes; PNM dimensions in
+// (P6/P5) whose headers are sane: JPEG Huffman tables of at most 256 codes; PNG chunks that fit
+// in the file, up to IEND; PNM dimensions in
 // [1, 2^26] pixels, maxval <= 255 and the pixel data present in full.
 void check_image_bytes(const std::vector<uint8_t>& bytes, const std::string& label);
+
+// Header checks read this many bytes from the start of a file.
+constexpr uint64_t kHeaderBytes = 64 * 1024;
+
+// The header check that `scan` code uses instead of a bare stbi_info: reads the first
+// kHeaderBytes of path, applies check_image_bytes' rules to them (as far as they reach), then
+// stbi_info and check_image_size. False with `why` (naming the file) when any of them fails.
+bool read_image_header(const std::string& path, int& width, int& height, std::string& why);
 
 // stbi_failure_reason(), or "unknown error" where stb gives none (never null).
 const char* stb_reason();

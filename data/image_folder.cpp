@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "data/image_check.h"
 
 namespace nwq {
 namespace fs = std::filesystem;
@@ -106,17 +107,11 @@ void check_headers(ImageFolderIndex& index, const ImageFolderOptions& options) {
   std::vector<std::string> bad(n);
   index.sizes.assign(n, ImageSize{});
   parallel_for(n, options.threads, [&](int64_t i) {
-    int w = 0, h = 0, channels = 0;
-    if (stbi_info(index.files[i].c_str(), &w, &h, &channels)) {
-      index.sizes[i] = {h, w};
-    } else {
-      const char* reason = stbi_failure_reason();
-      bad[i] = reason ? reason : "unknown error";
-    }
+    int w = 0, h = 0;
+    if (read_image_header(index.files[i], w, h, bad[i])) index.sizes[i] = {h, w};
   });
   for (int64_t i = 0; i < n && options.bad_images == BadImagePolicy::Stop; ++i) {
-    NWQ_CHECK(bad[i].empty(), index.files[i], ": not a readable image (stb_image: ", bad[i],
-              "); use the skip policy for bad images to leave such files out");
+    NWQ_CHECK(bad[i].empty(), bad[i], "; use the skip policy for bad images to leave such files out");
   }
   drop_bad_files(index, bad);
 }
@@ -187,8 +182,9 @@ namespace {
 // The size of the first image whose header stb_image can read (0 x 0 when none can).
 ImageSize first_image_size(const ImageFolderIndex& index) {
   for (const std::string& file : index.files) {
-    int w = 0, h = 0, channels = 0;
-    if (stbi_info(file.c_str(), &w, &h, &channels)) return {h, w};
+    int w = 0, h = 0;
+    std::string why;
+    if (read_image_header(file, w, h, why)) return {h, w};
   }
   return {};
 }

@@ -59,9 +59,9 @@ ImageFolderDataset::ImageFolderDataset(ImageFolderIndex index, ImagePipeline pip
                 "; without a crop in the pipeline all images need one size");
     }
   } else {
-    int w = 0, h = 0, channels = 0;
-    NWQ_CHECK(stbi_info(index_.files[0].c_str(), &w, &h, &channels), index_.files[0],
-              ": not a readable image (stb_image: ", stb_reason(), ")");
+    int w = 0, h = 0;
+    std::string why;
+    NWQ_CHECK(read_image_header(index_.files[0], w, h, why), why);
     input_size_ = {h, w};
   }
   output_size_ = pipeline_.output_size(input_size_.height, input_size_.width);

@@ -159,9 +159,9 @@ DataSplits open_folder(const std::string& dir, const DataOptions& o) {
   s.source = "ImageFolder " + dir + "/train and " + eval_dir;
   FolderPair p = scan_pair(dir + "/train", eval_dir, o, o.check_headers, s);
   const std::string& probe = p.test.files.at(0);
-  int w = 0, h = 0, channels = 0;
-  NWQ_CHECK(stbi_info(probe.c_str(), &w, &h, &channels), probe,
-            ": not a readable image (stb_image: ", stb_reason(), ")");
+  int w = 0, h = 0;
+  std::string why;
+  NWQ_CHECK(read_image_header(probe, w, h, why), why);
   if (std::min(w, h) >= kLargeImageSide) {
     open_lazy(p, o, s);
   } else {

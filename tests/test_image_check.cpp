@@ -59,6 +59,7 @@ TEST_CASE("image check: JPEG Huffman tables") {
 TEST_CASE("image check: the fuzz findings are refused before stb_image sees them") {
   const std::string dir = "fuzz/findings/";
   for (const char* name : {"image-hdr-zero-width", "image-jpeg-huffman-overflow",
+                           "image-jpeg-huffman-after-scan", "image-png-chunk-length-2gb",
                            "image-pgm-zero-height", "image-pgm16-heap-overflow-fuzzed",
                            "image-pgm16-heap-overflow-valid-file", "image-pnm-integer-overflow",
                            "image-ppm-header-2gb", "image-ppm-truncated-uninitialized"}) {
@@ -74,5 +75,28 @@ TEST_CASE("image check: the fuzz findings are refused before stb_image sees them
       decode_image_rgb(dir + name);
     } catch (const Error&) {
     }
+  }
+}
+
+// Fuzz finding image-png-chunk-length-2gb: a PNG chunk that declares more bytes than the file
+// holds made stb_image reserve 2 GB; header scans (stbi_info on files) run the same checks.
+TEST_CASE("image check: PNG chunk lengths and the header scan of files") {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A,
+                              0x7F, 0xFF, 0xFF, 0xFF, 'I', 'D', 'A', 'T', 0, 0, 0, 0};
+  CHECK(error_of(png).find("more than the file holds") != std::string::npos);
+  test::TempDir dir;
+  test::write_png(dir / "ok.png", test::numbered_image(5, 7, 3, 1));
+  int w = 0, h = 0;
+  std::string why;
+  CHECK(read_image_header(dir / "ok.png", w, h, why));
+  CHECK(w == 7);
+  CHECK(h == 5);
+  std::ofstream(dir / "big.pgm", std::ios::binary) << "P5 1234567890 2 255\n";
+  CHECK_FALSE(read_image_header(dir / "big.pgm", w, h, why));
+  CHECK(why.find("big.pgm") != std::string::npos);
+  const std::string finding = "fuzz/findings/image-png-chunk-length-2gb";
+  if (std::ifstream(finding).good()) {
+    CHECK_THROWS_WITH_AS(decode_image_rgb(finding), doctest::Contains("more than the file holds"),
+                         Error);
   }
 }
