@@ -14,6 +14,7 @@
 #include "ops/loss.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "tests/cuda_parity.h"
 #include "tests/helpers.h"
 
 using namespace nwq;
@@ -23,48 +24,14 @@ namespace {
 using test::rand32;
 using test::same_bytes;
 
-using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
+using test::OpFn;
 
 
 
-// Device result vs CPU result: bitwise when both tolerances are 0, else CHECK_CLOSE.
-void check_match(const Tensor& dev, const Tensor& cpu, double rtol, double atol) {
-  if (rtol == 0 && atol == 0) CHECK(same_bytes(dev, cpu));
-  else CHECK_CLOSE(dev, cpu, rtol, atol);
-}
-
-// Runs f on CPU copies and on CUDA copies of `inputs` (undefined entries stay undefined; those
-// flagged in `grad` require grad), then backward with one random upstream gradient on both
-// devices. Compares the outputs (fwd_rtol/fwd_atol) and every input gradient (rtol/atol).
+// The shared check with the tolerances as this file's call sites give them.
 void check_parity(const OpFn& f, const std::vector<Tensor>& inputs, const std::vector<bool>& grad,
                   double rtol, double atol, double fwd_rtol = 1e-5, double fwd_atol = 1e-6) {
-  std::vector<Tensor> cpu(inputs.size()), gpu(inputs.size());
-  bool any_grad = false;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) continue;
-    cpu[i] = inputs[i].clone();
-    gpu[i] = inputs[i].to(Device::cuda());
-    if (grad[i]) {
-      cpu[i].set_requires_grad(true);
-      gpu[i].set_requires_grad(true);
-      any_grad = true;
-    }
-  }
-  Tensor yc = f(cpu), yg = f(gpu);
-  REQUIRE(yg.device() == Device::cuda());
-  REQUIRE(yg.sizes() == yc.sizes());
-  check_match(yg, yc, fwd_rtol, fwd_atol);
-  if (!any_grad) return;
-  Tensor gy = rand32(yc.sizes(), 99, -1, 1);
-  backward(yc, gy);
-  backward(yg, gy.to(Device::cuda()));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined() || !grad[i]) continue;
-    INFO("gradient of input ", i);
-    REQUIRE(gpu[i].grad().defined());
-    CHECK(gpu[i].grad().device() == Device::cuda());
-    check_match(gpu[i].grad(), cpu[i].grad(), rtol, atol);
-  }
+  test::check_parity(f, inputs, grad, {fwd_rtol, fwd_atol, rtol, atol});
 }
 
 }  // namespace

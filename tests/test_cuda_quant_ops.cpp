@@ -12,6 +12,7 @@
 #include "ops/fake_quant.h"
 #include "ops/mix.h"
 #include "ops/soft_round.h"
+#include "tests/cuda_parity.h"
 #include "tests/helpers.h"
 
 using namespace nwq;
@@ -21,7 +22,7 @@ namespace {
 using test::rand32;
 using test::same_bytes;
 
-using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
+using test::OpFn;
 
 
 // Integer-valued floats in [lo, hi].
@@ -33,50 +34,8 @@ Tensor rand_int_f32(const Shape& shape, uint64_t seed, int lo, int hi) {
 }
 
 
-void check_match(const Tensor& dev, const Tensor& cpu, double rtol, double atol) {
-  if (rtol == 0 && atol == 0)
-    CHECK(same_bytes(dev, cpu));
-  else
-    CHECK_CLOSE(dev, cpu, rtol, atol);
-}
-
-struct Tolerance {
-  double fwd_rtol, fwd_atol, bwd_rtol, bwd_atol;
-};
-
-// f on CPU copies and on CUDA copies of `inputs` (undefined stay undefined; those flagged in
-// `grad` require grad), then backward with the same random upstream gradient on both devices;
-// compares outputs and every requested input gradient.
-void check_parity(const OpFn& f, const std::vector<Tensor>& inputs, const std::vector<bool>& grad,
-                  Tolerance tol) {
-  std::vector<Tensor> cpu(inputs.size()), gpu(inputs.size());
-  bool any_grad = false;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) continue;
-    cpu[i] = inputs[i].clone();
-    gpu[i] = inputs[i].to(Device::cuda());
-    if (grad[i]) {
-      cpu[i].set_requires_grad(true);
-      gpu[i].set_requires_grad(true);
-      any_grad = true;
-    }
-  }
-  Tensor yc = f(cpu), yg = f(gpu);
-  REQUIRE(yg.device() == Device::cuda());
-  REQUIRE(yg.sizes() == yc.sizes());
-  check_match(yg, yc, tol.fwd_rtol, tol.fwd_atol);
-  if (!any_grad) return;
-  Tensor gy = rand32(yc.sizes(), 99);
-  backward(yc, gy);
-  backward(yg, gy.to(Device::cuda()));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined() || !grad[i]) continue;
-    INFO("gradient of input ", i);
-    REQUIRE(gpu[i].grad().defined());
-    CHECK(gpu[i].grad().device() == Device::cuda());
-    check_match(gpu[i].grad(), cpu[i].grad(), tol.bwd_rtol, tol.bwd_atol);
-  }
-}
+using test::check_parity;
+using test::Tolerance;
 
 bool no_gpu() {
   if (cuda_available()) return false;
