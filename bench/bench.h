@@ -9,3 +9,5 @@ void run_train_bench();
 void run_model_bench();
 // GPU conv2d TFLOP/s for ResNet-18 shapes next to a same-size cuBLAS sgemm.
 void run_gpu_conv_bench();
+// ms per NWQ iteration on ResNet-18 (synthetic data) next to the same iteration in PyTorch.
+void run_nwq_bench();
