@@ -84,7 +84,7 @@ TEST_CASE("quantize: a run killed with SIGKILL resumes to the same quantized mod
     ::execv(nwq.c_str(), argv.data());
     ::_exit(127);
   }
-  for (int i = 0; i < 6000 && state_unit(state) < 3; ++i)
+  for (int i = 0; i < 30000 && state_unit(state) < 3; ++i)  // up to 5 minutes (sanitizer builds)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ::kill(pid, SIGKILL);
   int status = 0;
