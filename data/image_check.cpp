@@ -72,6 +72,30 @@ void check_png(const std::vector<uint8_t>& b, uint64_t total, const std::string&
   throw Error(str(label, ": broken PNG (no IEND chunk: the file is truncated)"));
 }
 
+uint32_t le32(const std::vector<uint8_t>& b, size_t at) {
+  return uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 | uint32_t(b[at + 3]) << 24;
+}
+
+// The pixel rows a BMP header declares must be in the file (stb_image reads past the end as
+// zeros, so a 26-byte file could decode to 46 MB).
+void check_bmp(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
+  NWQ_CHECK(b.size() >= 30, label, ": broken BMP (header too short)");
+  const uint32_t offset = le32(b, 10), header = le32(b, 14);
+  int64_t width = 0, height = 0, bpp = 0;
+  if (header == 12) {  // BITMAPCOREHEADER: 16-bit sizes
+    width = b[18] | b[19] << 8, height = b[20] | b[21] << 8, bpp = b[24] | b[25] << 8;
+  } else {
+    width = int32_t(le32(b, 18)), height = int32_t(le32(b, 22)), bpp = b[28] | b[29] << 8;
+  }
+  height = height < 0 ? -height : height;
+  check_image_size(width, height, label);
+  NWQ_CHECK(bpp >= 1 && bpp <= 32, label, ": BMP with ", bpp, " bits per pixel");
+  const uint64_t row = (uint64_t(width) * uint64_t(bpp) + 31) / 32 * 4;
+  NWQ_CHECK(uint64_t(offset) + row * uint64_t(height) <= total, label, ": truncated BMP (",
+            width, "x", height, " pixels at ", bpp, " bits need ", row * uint64_t(height),
+            " bytes of pixel data)");
+}
+
 // Reads one header number of a binary PNM, skipping whitespace and comments.
 int64_t pnm_number(const std::vector<uint8_t>& b, size_t& pos, const std::string& label) {
   while (pos < b.size() && (std::isspace(b[pos]) || b[pos] == '#')) {
@@ -117,7 +141,7 @@ void check_image_size(int64_t width, int64_t height, const std::string& label) {
 void check_image_prefix(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
   if (starts_with(b, {0xFF, 0xD8, 0xFF})) return check_jpeg(b, total, label);
   if (starts_with(b, {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A})) return check_png(b, total, label);
-  if (starts_with(b, {'B', 'M'})) return;
+  if (starts_with(b, {'B', 'M'})) return check_bmp(b, total, label);
   if (starts_with(b, {'P', '6'}) || starts_with(b, {'P', '5'})) return check_pnm(b, total, label);
   throw Error(str(label, ": not a JPEG, PNG, BMP or binary PPM/PGM image"));
 }

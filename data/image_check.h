@@ -13,7 +13,7 @@ constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
 
 // Throws nwq::Error naming `label` unless bytes are a JPEG, PNG, BMP or 8-bit binary PPM/PGM
 // (P6/P5) whose headers are sane: JPEG Huffman tables of at most 256 codes; PNG chunks that fit
-// in the file, up to IEND; PNM dimensions in
+// in the file, up to IEND; BMP pixel rows present in full; PNM dimensions in
 // [1, 2^26] pixels, maxval <= 255 and the pixel data present in full.
 void check_image_bytes(const std::vector<uint8_t>& bytes, const std::string& label);
 

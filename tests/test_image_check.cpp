@@ -60,6 +60,7 @@ TEST_CASE("image check: the fuzz findings are refused before stb_image sees them
   const std::string dir = "fuzz/findings/";
   for (const char* name : {"image-hdr-zero-width", "image-jpeg-huffman-overflow",
                            "image-jpeg-huffman-after-scan", "image-png-chunk-length-2gb",
+                           "image-bmp-26-bytes-46mb",
                            "image-pgm-zero-height", "image-pgm16-heap-overflow-fuzzed",
                            "image-pgm16-heap-overflow-valid-file", "image-pnm-integer-overflow",
                            "image-ppm-header-2gb", "image-ppm-truncated-uninitialized"}) {
@@ -99,4 +100,17 @@ TEST_CASE("image check: PNG chunk lengths and the header scan of files") {
     CHECK_THROWS_WITH_AS(decode_image_rgb(finding), doctest::Contains("more than the file holds"),
                          Error);
   }
+}
+
+// Fuzz finding image-bmp-26-bytes-46mb: stb_image reads a BMP's missing rows as zeros, so a
+// 26-byte header decoded to a 1536x9984 image (seconds of work); the rows must be in the file.
+TEST_CASE("image check: BMP pixel rows must be in the file") {
+  test::TempDir dir;
+  const Image8 img = test::numbered_image(3, 5, 3, 2);
+  REQUIRE(stbi_write_bmp((dir / "ok.bmp").c_str(), 5, 3, 3, img.pixels.data()) != 0);
+  CHECK(decode_image_rgb(dir / "ok.bmp").width == 5);
+  std::ifstream in(dir / "ok.bmp", std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  bytes.resize(bytes.size() - 8);  // drop part of the last row
+  CHECK(error_of(bytes).find("truncated BMP") != std::string::npos);
 }
