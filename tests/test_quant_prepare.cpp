@@ -18,29 +18,15 @@
 #include "quant/quant_model.h"
 #include "quant/range_search.h"
 #include "tests/helpers.h"
+#include "tests/quant_test_util.h"
 
 using namespace nwq;
 
 namespace {
 
-void fill_uniform(Tensor& t, Rng& rng, float lo, float hi) {
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = rng.uniform(lo, hi);
-}
-
-// Trained-looking BN: random affine parameters and running statistics.
-void randomize_bn(BatchNorm2d& bn, Rng& rng) {
-  fill_uniform(bn.weight, rng, 0.5f, 1.5f);
-  fill_uniform(bn.bias, rng, -0.3f, 0.3f);
-  fill_uniform(bn.running_mean, rng, -0.5f, 0.5f);
-  fill_uniform(bn.running_var, rng, 0.2f, 2.0f);
-}
-
-void randomize_all_bn(Module& model, uint64_t seed) {
-  Rng rng(seed);
-  for (auto& [path, m] : model.named_modules())
-    if (auto* bn = dynamic_cast<BatchNorm2d*>(m)) randomize_bn(*bn, rng);
-}
+using test::fill_uniform;
+using test::randomize_all_bn;
+using test::randomize_bn;
 
 int count_layers(Module& model) {
   int n = 0;

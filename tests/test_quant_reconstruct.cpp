@@ -21,24 +21,16 @@
 #include "quant/quant_model.h"
 #include "quant/reconstruct.h"
 #include "tests/helpers.h"
+#include "tests/quant_test_util.h"
 #include "train/trainer.h"
 
 using namespace nwq;
 
 namespace {
 
-void fill_uniform(Tensor& t, Rng& rng, float lo, float hi) {
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = rng.uniform(lo, hi);
-}
-
-// Trained-looking BN: random affine parameters and running statistics.
-void randomize_bn(BatchNorm2d& bn, Rng& rng) {
-  fill_uniform(bn.weight, rng, 0.5f, 1.5f);
-  fill_uniform(bn.bias, rng, -0.3f, 0.3f);
-  fill_uniform(bn.running_mean, rng, -0.5f, 0.5f);
-  fill_uniform(bn.running_var, rng, 0.2f, 2.0f);
-}
+using test::fill_uniform;
+using test::randomize_all_bn;
+using test::randomize_bn;
 
 // A CIFAR ResNet cut down for speed (the Lp weight search dominates calibration): a 1->8 conv
 // stem with BN and ReLU, basic blocks 8->8 and 8->16 (stride 2, option-A shortcut), pooling and
