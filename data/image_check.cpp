@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file_util.h"
 
 namespace nwq {
 
@@ -162,9 +164,19 @@ bool read_image_header(const std::string& path, int& width, int& height, std::st
     NWQ_CHECK(in.good() || prefix.empty(), path, ": read error");
     NWQ_CHECK(total > 0, path, ": the file is empty");
     check_image_prefix(prefix, total, path);
+    // stb_image reads headers from memory here, never from the file: its file reader can only
+    // rewind within its first 128-byte buffer, so after one format's test fails the next test
+    // starts mid-file (fuzz finding image-jpeg-then-pnm-header). A header beyond the first
+    // kHeaderBytes (large EXIF/ICC blocks) takes a second try on the whole file.
     int channels = 0;
-    NWQ_CHECK(stbi_info(path.c_str(), &width, &height, &channels), path,
-              ": not a readable image (stb_image: ", stb_reason(), ")");
+    bool ok = stbi_info_from_memory(prefix.data(), int(prefix.size()), &width, &height, &channels);
+    if (!ok && prefix.size() < total) {
+      const std::vector<uint8_t> all = read_file_bytes(path);
+      check_image_bytes(all, path);
+      NWQ_CHECK(all.size() <= size_t(INT_MAX), path, ": image file too large");
+      ok = stbi_info_from_memory(all.data(), int(all.size()), &width, &height, &channels);
+    }
+    NWQ_CHECK(ok, path, ": not a readable image (stb_image: ", stb_reason(), ")");
     check_image_size(width, height, path);
     return true;
   } catch (const Error& e) {

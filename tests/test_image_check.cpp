@@ -114,3 +114,18 @@ TEST_CASE("image check: BMP pixel rows must be in the file") {
   bytes.resize(bytes.size() - 8);  // drop part of the last row
   CHECK(error_of(bytes).find("truncated BMP") != std::string::npos);
 }
+
+// Fuzz finding image-jpeg-then-pnm-header: stb_image's *file* reader cannot rewind past its first
+// 128 bytes, so after the JPEG test failed, its PNM test parsed mid-file bytes (an int overflow).
+// Headers are now read from memory: this broken JPEG is refused by name.
+TEST_CASE("image check: header reads do not fall through to a mid-file format test") {
+  const std::string finding = "fuzz/findings/image-jpeg-then-pnm-header";
+  if (!std::ifstream(finding).good()) {
+    MESSAGE("skipped: " << finding << " is missing");
+    return;
+  }
+  int w = 0, h = 0;
+  std::string why;
+  CHECK_FALSE(read_image_header(finding, w, h, why));
+  CHECK(why.find("image-jpeg-then-pnm-header") != std::string::npos);
+}
