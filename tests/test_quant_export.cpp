@@ -15,30 +15,14 @@
 #include "quant/export.h"
 #include "quant/reconstruct.h"
 #include "tests/helpers.h"
+#include "tests/image_test_util.h"
 
 using namespace nwq;
 
 namespace {
 
 // A fresh folder under /tmp, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/nwq_quant_export_" + std::to_string(::getpid()) + "_XXXXXX";
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    REQUIRE(mkdtemp(buffer.data()) != nullptr);
-    path_ = buffer.data();
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 // The message of the nwq::Error that `action` throws, or "" when it throws nothing.
 template <class F>
@@ -149,7 +133,7 @@ TEST_CASE("quant export: pack_codes / unpack_codes round trip for 2..8 bits") {
 
 TEST_CASE("quant export: save -> load reproduces the quantized model bit for bit") {
   TempDir dir;
-  const std::string path = dir.file("q.safetensors");
+  const std::string path = dir / ("q.safetensors");
   auto qm = quantized_resnet20();
   for (const auto& e : qm->layers()) REQUIRE(e.layer->mode() == QuantLayer::Mode::Hard);
   save_quantized(*qm, "resnet20", path, {{"data", "unit-test"}});
@@ -193,7 +177,7 @@ TEST_CASE("quant export: save -> load reproduces the quantized model bit for bit
 
 TEST_CASE("quant export: damaged or foreign files are refused naming the file and the tensor") {
   TempDir dir;
-  const std::string path = dir.file("q.safetensors");
+  const std::string path = dir / ("q.safetensors");
   auto qm = quantized_resnet20();
   save_quantized(*qm, "resnet20", path);
   const TensorFile file = load_safetensors(path);
@@ -202,14 +186,14 @@ TEST_CASE("quant export: damaged or foreign files are refused naming the file an
   };
 
   // Not a quantized file: an FP checkpoint.
-  const std::string fp = dir.file("fp.safetensors");
+  const std::string fp = dir / ("fp.safetensors");
   create_model("resnet20", 10, 1, 0)->save(fp, {{"model", "resnet20"}});
   std::string err = error_of(load(fp));
   CHECK(contains(err, fp));
   CHECK(contains(err, "not a quantized model"));
 
   // Codes one byte short.
-  const std::string truncated = dir.file("truncated.safetensors");
+  const std::string truncated = dir / ("truncated.safetensors");
   auto drop_last_byte = [](const Tensor& t) { return t.slice(0, 0, t.numel() - 1).contiguous(); };
   write_edited(file, "layer2.1.conv2.codes", drop_last_byte, truncated);
   err = error_of(load(truncated));
@@ -217,25 +201,25 @@ TEST_CASE("quant export: damaged or foreign files are refused naming the file an
   CHECK(contains(err, "layer2.1.conv2.codes"));
 
   // A NaN weight scale, a NaN activation step, a missing tensor.
-  const std::string nan_scale = dir.file("nan_scale.safetensors");
+  const std::string nan_scale = dir / ("nan_scale.safetensors");
   write_edited(file, "layer1.2.conv1.scale", [](const Tensor& t) { return set_first(t, NAN); },
                nan_scale);
   err = error_of(load(nan_scale));
   CHECK(contains(err, nan_scale));
   CHECK(contains(err, "layer1.2.conv1.scale"));
-  const std::string nan_act = dir.file("nan_act.safetensors");
+  const std::string nan_act = dir / ("nan_act.safetensors");
   write_edited(file, "act.layer2.0:out.scale", [](const Tensor& t) { return set_first(t, NAN); },
                nan_act);
   err = error_of(load(nan_act));
   CHECK(contains(err, nan_act));
   CHECK(contains(err, "act.layer2.0:out.scale"));
-  const std::string zero_act = dir.file("zero_act.safetensors");
+  const std::string zero_act = dir / ("zero_act.safetensors");
   write_edited(file, "act.stem:out.scale", [](const Tensor& t) { return set_first(t, 0.0); },
                zero_act);
   err = error_of(load(zero_act));
   CHECK(contains(err, zero_act));
   CHECK(contains(err, "act.stem:out.scale"));
-  const std::string missing = dir.file("missing.safetensors");
+  const std::string missing = dir / ("missing.safetensors");
   write_edited(file, "linear.bias", [](const Tensor&) { return Tensor(); }, missing);
   err = error_of(load(missing));
   CHECK(contains(err, missing));
@@ -243,34 +227,34 @@ TEST_CASE("quant export: damaged or foreign files are refused naming the file an
 
   // Saving needs rounded layers and calibrated activations.
   QuantModel raw(create_model("resnet20", 10, 1, 0), calib_images().slice(0, 0, 1), QuantConfig{});
-  CHECK_THROWS_WITH_AS(save_quantized(raw, "resnet20", dir.file("raw.safetensors")),
+  CHECK_THROWS_WITH_AS(save_quantized(raw, "resnet20", dir / ("raw.safetensors")),
                        doctest::Contains("not hardened"), Error);
-  CHECK_FALSE(std::filesystem::exists(dir.file("raw.safetensors")));
+  CHECK_FALSE(std::filesystem::exists(dir / ("raw.safetensors")));
 }
 
 // Biases must be finite, weight scales positive and zero points inside [0, 2^bits - 1].
 TEST_CASE("quant export: non-finite biases and non-positive weight scales are refused") {
   TempDir dir;
-  const std::string path = dir.file("q.safetensors");
+  const std::string path = dir / ("q.safetensors");
   auto qm = quantized_resnet20();
   save_quantized(*qm, "resnet20", path);
   const TensorFile file = load_safetensors(path);
   auto load = [](const std::string& p) {
     return [p] { load_quantized(load_safetensors(p), 10, 1, 8, 8, Device::cpu()); };
   };
-  const std::string nan_bias = dir.file("nan_bias.safetensors");
+  const std::string nan_bias = dir / ("nan_bias.safetensors");
   write_edited(file, "layer1.0.conv1.bias", [](const Tensor& t) { return set_first(t, NAN); },
                nan_bias);
   std::string err = error_of(load(nan_bias));
   CHECK(contains(err, nan_bias));
   CHECK(contains(err, "layer1.0.conv1.bias"));
-  const std::string neg_scale = dir.file("neg_scale.safetensors");
+  const std::string neg_scale = dir / ("neg_scale.safetensors");
   write_edited(file, "layer1.0.conv2.scale", [](const Tensor& t) { return set_first(t, -0.5); },
                neg_scale);
   err = error_of(load(neg_scale));
   CHECK(contains(err, neg_scale));
   CHECK(contains(err, "layer1.0.conv2.scale"));
-  const std::string bad_zp = dir.file("bad_zp.safetensors");
+  const std::string bad_zp = dir / ("bad_zp.safetensors");
   write_edited(file, "layer1.0.conv2.zero_point", [](const Tensor& t) { return set_first(t, 40); },
                bad_zp);  // outside [0, 7] for 3 bits
   err = error_of(load(bad_zp));
@@ -282,7 +266,7 @@ TEST_CASE("quant export: non-finite biases and non-positive weight scales are re
 // metadata gave it; now every width is checked (2..8) before use.
 TEST_CASE("quant export: describe_quantized refuses bit widths outside 2..8") {
   TempDir dir;
-  const std::string path = dir.file("q.safetensors"), bad = dir.file("bits0.safetensors");
+  const std::string path = dir / ("q.safetensors"), bad = dir / ("bits0.safetensors");
   save_quantized(*quantized_resnet20(), "resnet20", path);
   TensorFile f = load_safetensors(path);
   for (auto& [key, value] : f.metadata)
