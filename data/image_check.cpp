@@ -7,6 +7,7 @@
 #include <cctype>
 #include <climits>
 #include <fstream>
+#include <utility>
 
 #include "core/error.h"
 #include "core/file_util.h"
@@ -23,23 +24,80 @@ bool starts_with(const std::vector<uint8_t>& b, std::initializer_list<uint8_t> m
   return true;
 }
 
+// Which JPEG tables the segments so far defined, and what the frame header declared. stb_image
+// allocates its decoder without zeroing it, so a scan that uses a Huffman or quantization table
+// no segment defined reads uninitialised memory (fuzz finding image-jpeg-undefined-huffman-table:
+// a garbage Huffman table sends a symbol index far out of bounds).
+struct JpegTables {
+  bool huffman[2][16] = {};  // [0: DC, 1: AC][table id]
+  bool quant[16] = {};
+  bool progressive = false;
+  std::vector<std::pair<uint8_t, uint8_t>> components;  // (component id, quantization table id)
+};
+
 // The Huffman tables of one DHT segment's body [t, end).
-void check_dht(const std::vector<uint8_t>& b, size_t t, size_t end, const std::string& label) {
+void check_dht(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& tables,
+               const std::string& label) {
   while (t < end) {
     NWQ_CHECK(t + 17 <= end, label, ": broken JPEG Huffman table at byte ", t);
     size_t codes = 0;
     for (int k = 1; k <= 16; ++k) codes += b[t + k];
     NWQ_CHECK(codes <= 256 && t + 17 + codes <= end, label, ": broken JPEG Huffman table at byte ",
               t, " (", codes, " codes)");
+    tables.huffman[(b[t] >> 4) & 1][b[t] & 15] = true;
     t += 17 + codes;
   }
 }
 
+// The quantization tables of one DQT segment's body [t, end): 64 entries of 8 or 16 bits each.
+void check_dqt(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& tables,
+               const std::string& label) {
+  while (t < end) {
+    const size_t size = 1 + ((b[t] >> 4) ? 128 : 64);
+    NWQ_CHECK(t + size <= end, label, ": broken JPEG quantization table at byte ", t);
+    tables.quant[b[t] & 15] = true;
+    t += size;
+  }
+}
+
+// A frame header (SOF) body [t, end): remembers each component's quantization table.
+void read_sof(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& tables,
+              const std::string& label) {
+  NWQ_CHECK(t + 6 <= end && t + 6 + 3 * size_t(b[t + 5]) <= end, label,
+            ": broken JPEG frame header at byte ", t);
+  tables.components.clear();
+  for (size_t i = 0; i < b[t + 5]; ++i) tables.components.push_back({b[t + 6 + 3 * i], b[t + 8 + 3 * i]});
+}
+
+// A scan header (SOS) body [t, end): every table the scan decodes with must have been defined.
+// Progressive scans use DC tables only in first DC scans and AC tables only in AC scans.
+void check_sos(const std::vector<uint8_t>& b, size_t t, size_t end, const JpegTables& tables,
+               const std::string& label) {
+  const size_t n = t < end ? b[t] : 0;
+  NWQ_CHECK(n >= 1 && t + 1 + 2 * n + 3 <= end, label, ": broken JPEG scan header at byte ", t);
+  const uint8_t first_coefficient = b[t + 1 + 2 * n], successive_high = b[t + 3 + 2 * n] >> 4;
+  const bool uses_dc = !tables.progressive || (first_coefficient == 0 && successive_high == 0);
+  const bool uses_ac = !tables.progressive || first_coefficient != 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t id = b[t + 1 + 2 * i], selectors = b[t + 2 + 2 * i];
+    NWQ_CHECK(!uses_dc || tables.huffman[0][selectors >> 4], label, ": broken JPEG (a scan at byte ",
+              t, " uses DC Huffman table ", selectors >> 4, ", which no segment defines)");
+    NWQ_CHECK(!uses_ac || tables.huffman[1][selectors & 15], label, ": broken JPEG (a scan at byte ",
+              t, " uses AC Huffman table ", selectors & 15, ", which no segment defines)");
+    for (const auto& [component, quant] : tables.components) {
+      NWQ_CHECK(component != id || tables.quant[quant & 15], label, ": broken JPEG (component ",
+                int(id), " uses quantization table ", quant & 15, ", which no segment defines)");
+    }
+  }
+}
+
 // Walks the JPEG segments (through every scan: progressive files define Huffman tables between
-// scans); every DHT table must declare <= 256 codes and fit in its segment. `total` is the file's
-// size; b may be only its first bytes (header checks), in which case a segment running past b
-// is not an error: the rest goes unchecked.
+// scans); every DHT table must declare <= 256 codes and fit in its segment, and every table a
+// scan uses must be defined before it. `total` is the file's size; b may be only its first bytes
+// (header checks), in which case a segment running past b is not an error: the rest goes
+// unchecked.
 void check_jpeg(const std::vector<uint8_t>& b, uint64_t total, const std::string& label) {
+  JpegTables tables;
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
     if (b[pos] != 0xFF) { ++pos; continue; }  // entropy-coded data or garbage: find a marker
@@ -53,8 +111,18 @@ void check_jpeg(const std::vector<uint8_t>& b, uint64_t total, const std::string
     if (pos + 2 + len > b.size() && b.size() < total) return;  // beyond the bytes read
     NWQ_CHECK(len >= 2 && pos + 2 + len <= b.size(), label, ": broken JPEG (segment at byte ", pos,
               " runs past the end)");
-    if (marker == 0xC4) check_dht(b, pos + 4, pos + 2 + len, label);
-    pos += 2 + len;
+    const size_t body = pos + 4, end = pos + 2 + len;
+    if (marker == 0xC4) check_dht(b, body, end, tables, label);
+    if (marker == 0xDB) check_dqt(b, body, end, tables, label);
+    if (marker == 0xDA) check_sos(b, body, end, tables, label);
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      NWQ_CHECK(marker <= 0xC2, label, ": JPEG of an unsupported kind (frame SOF", marker - 0xC0,
+                ": lossless, hierarchical or arithmetic-coded); baseline and progressive Huffman "
+                "JPEGs are read");
+      tables.progressive = marker == 0xC2;
+      read_sof(b, body, end, tables, label);
+    }
+    pos = end;
   }
 }
 

@@ -1,6 +1,7 @@
 // Checks an image file's bytes before stb_image sees them. stb_image 2.27 (Debian's libstb) has
 // memory errors on some inputs the fuzzers found (docs/RELIABILITY.md): 16-bit PGM/PPM, JPEG
-// Huffman tables with more than 256 codes, truncated PNM files, huge or zero-sized headers.
+// Huffman tables with more than 256 codes or never defined, truncated PNM files, huge or
+// zero-sized headers.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,7 +13,8 @@ namespace nwq {
 constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
 
 // Throws nwq::Error naming `label` unless bytes are a JPEG, PNG, BMP or 8-bit binary PPM/PGM
-// (P6/P5) whose headers are sane: JPEG Huffman tables of at most 256 codes; PNG chunks that fit
+// (P6/P5) whose headers are sane: JPEG Huffman tables of at most 256 codes, and every Huffman
+// and quantization table a scan uses defined before it; PNG chunks that fit
 // in the file, up to IEND; BMP pixel rows present in full; PNM dimensions in
 // [1, 2^26] pixels, maxval <= 255 and the pixel data present in full.
 void check_image_bytes(const std::vector<uint8_t>& bytes, const std::string& label);

@@ -53,6 +53,35 @@ TEST_CASE("image check: JPEG Huffman tables") {
   CHECK(error_of(truncated).find("runs past the end") != std::string::npos);
 }
 
+// Fuzz finding image-jpeg-undefined-huffman-table: stb_image does not zero its decoder, so a scan
+// using a Huffman (or quantization) table that no segment defined decoded with garbage tables
+// (a symbol index of 2^31 into a 257-entry array). Such scans are refused, naming the table.
+TEST_CASE("image check: JPEG scans may use only defined tables") {
+  test::TempDir dir;
+  test::write_jpg(dir / "a.jpg", test::numbered_image(8, 8, 3, 1));
+  std::ifstream in(dir / "a.jpg", std::ios::binary);
+  const std::vector<uint8_t> good((std::istreambuf_iterator<char>(in)), {});
+  CHECK(error_of(good).empty());
+  auto segment = [&](uint8_t marker) {  // offset of the first segment with this marker
+    for (size_t i = 2; i + 1 < good.size(); ++i)
+      if (good[i] == 0xFF && good[i + 1] == marker) return i;
+    FAIL("no marker");
+    return size_t{0};
+  };
+  const size_t sos = segment(0xDA), sof = segment(0xC0);
+  std::vector<uint8_t> dc = good, ac = good, quant = good;
+  dc[sos + 6] = uint8_t((3 << 4) | (dc[sos + 6] & 15));  // first component: DC table 3
+  ac[sos + 6] = uint8_t((ac[sos + 6] & 0xF0) | 2);        // first component: AC table 2
+  quant[sof + 12] = 3;                                     // first component: quantization table 3
+  CHECK(error_of(dc).find("uses DC Huffman table 3, which no segment defines") != std::string::npos);
+  CHECK(error_of(ac).find("uses AC Huffman table 2, which no segment defines") != std::string::npos);
+  CHECK(error_of(quant).find("uses quantization table 3, which no segment defines") !=
+        std::string::npos);
+  std::vector<uint8_t> arithmetic = good;  // SOF9: arithmetic coding, which stb_image lacks
+  arithmetic[sof + 1] = 0xC9;
+  CHECK(error_of(arithmetic).find("unsupported kind (frame SOF9") != std::string::npos);
+}
+
 // The image inputs of fuzz/findings/ that broke stb_image are refused by name before decoding;
 // the two that stb handles safely (an empty PNG IDAT; a JPEG whose only fault is an undefined
 // shift inside stb) may decode or fail, but never crash.
@@ -60,6 +89,7 @@ TEST_CASE("image check: the fuzz findings are refused before stb_image sees them
   const std::string dir = "fuzz/findings/";
   for (const char* name : {"image-hdr-zero-width", "image-jpeg-huffman-overflow",
                            "image-jpeg-huffman-after-scan", "image-png-chunk-length-2gb",
+                           "image-jpeg-undefined-huffman-table",
                            "image-bmp-26-bytes-46mb",
                            "image-pgm-zero-height", "image-pgm16-heap-overflow-fuzzed",
                            "image-pgm16-heap-overflow-valid-file", "image-pnm-integer-overflow",
