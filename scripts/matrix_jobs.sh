@@ -5,7 +5,8 @@
 #         CIFAR-10 resnet20 and mobilenetv2_cifar.
 #   SET = tables: the paper-shaped matrix (5 methods x W4A4/W2A4/W3A3/W2A2 x 3 seeds) on CIFAR-10
 #         resnet20, resnet18_cifar, mobilenetv2_cifar and Fashion-MNIST resnet20.
-# Env: CIFAR10 (data folder, default /tmp/c10), DEVICE (default cuda), ITERS (default 20000),
+# Env: CIFAR10 (data folder, default /tmp/c10), FMNIST (Fashion-MNIST data spec, default fmnist),
+#      DEVICE (default cuda), ITERS (default 20000),
 #      WEIGHTS_DIR (default models/weights), EXTRA (more flags for every job).
 set -euo pipefail
 set_name=$1
@@ -38,7 +39,7 @@ case "$set_name" in
     for seed in 0 1 2; do
       for bits in "4 4" "2 4" "3 3" "2 2"; do
         for m in "${methods[@]}"; do
-          job fmnist fmnist resnet20 $m $bits $seed
+          job fmnist "${FMNIST:-fmnist}" resnet20 $m $bits $seed
           for model in resnet20 resnet18_cifar mobilenetv2_cifar; do
             job cifar10 "cifar10:$cifar" $model $m $bits $seed
           done
