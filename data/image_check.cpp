@@ -166,11 +166,13 @@ void check_bmp(const std::vector<uint8_t>& b, uint64_t total, const std::string&
             " bytes of pixel data)");
 }
 
-// Reads one header number of a binary PNM, skipping whitespace and comments.
+// Reads one header number of a binary PNM, skipping whitespace and comments. A comment ends at
+// '\n' or '\r', as in stb_image (fuzz finding image-pnm-comment-cr-overflow: ending it only at
+// '\n' let stb read a number nwq had taken for part of a comment).
 int64_t pnm_number(const std::vector<uint8_t>& b, size_t& pos, const std::string& label) {
   while (pos < b.size() && (std::isspace(b[pos]) || b[pos] == '#')) {
     if (b[pos] == '#')
-      while (pos < b.size() && b[pos] != '\n') ++pos;
+      while (pos < b.size() && b[pos] != '\n' && b[pos] != '\r') ++pos;
     else
       ++pos;
   }

@@ -34,6 +34,10 @@ TEST_CASE("image check: PNM headers") {
   CHECK(error_of(bytes_of("P6 16777216 42 255\n")).find("larger than the limit") != std::string::npos);
   CHECK(error_of(bytes_of("P6 0 42 255\n")).find("size 0x42") != std::string::npos);
   CHECK(error_of(bytes_of("P6 1234567890123 1 255\n")).find("too long") != std::string::npos);
+  // A comment ends at '\r' as well as '\n', as stb_image reads it (fuzz finding
+  // image-pnm-comment-cr-overflow: stb parsed the digits after '\r' into an overflowing int).
+  CHECK(error_of(bytes_of("P5\n#c\r2 1\n255\n" + std::string(2, 'a'))).empty());
+  CHECK(error_of(bytes_of("P6 2 2\n#c\r6666666666666 \n")).find("too long") != std::string::npos);
   CHECK(error_of(bytes_of("GIF89a")).find("not a JPEG, PNG") != std::string::npos);
   CHECK(error_of(bytes_of("GIF89a")).find("img.x") != std::string::npos);
 }
@@ -91,7 +95,7 @@ TEST_CASE("image check: the fuzz findings are refused before stb_image sees them
                            "image-jpeg-huffman-after-scan", "image-png-chunk-length-2gb",
                            "image-jpeg-undefined-huffman-table",
                            "image-bmp-26-bytes-46mb",
-                           "image-pgm-zero-height", "image-pgm16-heap-overflow-fuzzed",
+                           "image-pgm-zero-height", "image-pgm16-heap-overflow-fuzzed", "image-pnm-comment-cr-overflow",
                            "image-pgm16-heap-overflow-valid-file", "image-pnm-integer-overflow",
                            "image-ppm-header-2gb", "image-ppm-truncated-uninitialized"}) {
     CAPTURE(name);
