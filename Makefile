@@ -129,21 +129,29 @@ reference-weights: setup
 
 # The paper-shaped quantization matrix (docs/RESULTS.md, issue "tables"): 5 methods x
 # W4A4/W2A4/W3A3/W2A2 x 3 seeds on CIFAR-10 resnet20/resnet18_cifar/mobilenetv2_cifar and
-# Fashion-MNIST resnet20; on the GPU when nvidia-smi sees one. Resumable: finished runs (their
-# summaries in TABLES_DIR) are not redone; rerun after an interruption. resnet18_cifar needs
-# `make reference-weights` first. ITERS (default 20000) and PARALLEL (runs at a time) are knobs.
-TABLES_DIR ?= docs/results/tables
+# Fashion-MNIST resnet20, then the ablation set (NWQ W2A2 on resnet20, one axis changed at a
+# time); on the GPU when nvidia-smi sees one. Resumable: finished runs (their summaries in
+# TABLES_DIR) are not redone and interrupted ones continue from their run state; rerun after an
+# interruption. Writes the tables into docs/RESULTS.md (blocks "tables" and "ablation") and
+# TABLES_DIR/TABLES.md. resnet18_cifar needs `make reference-weights` first. ITERS (default
+# 20000) and PARALLEL (runs at a time) are knobs; each ITERS gets its own TABLES_DIR.
 ITERS ?= 20000
+TABLES_DIR ?= build/tables-iters$(ITERS)
 PARALLEL ?= 1
 TABLES_DEVICE ?= $(if $(shell nvidia-smi -L 2>/dev/null),cuda,cpu)
+TABLES_ENV = ITERS=$(ITERS) DEVICE=$(TABLES_DEVICE) CIFAR10='$(patsubst cifar10:%,%,$(CIFAR10))'
 .PHONY: tables
 tables: setup
 	$(MAKE) $(BUILD)/nwq
-	ITERS=$(ITERS) DEVICE=$(TABLES_DEVICE) CIFAR10='$(patsubst cifar10:%,%,$(CIFAR10))' \
-	  bash scripts/matrix_jobs.sh tables > $(BUILD)/tables_jobs.txt
+	$(TABLES_ENV) bash scripts/matrix_jobs.sh tables > $(BUILD)/tables_jobs.txt
+	$(TABLES_ENV) bash scripts/matrix_jobs.sh ablation > $(BUILD)/ablation_jobs.txt
 	NWQ=$(BUILD)/nwq bash scripts/quant_matrix.sh $(BUILD)/tables_jobs.txt $(TABLES_DIR) $(PARALLEL)
+	NWQ=$(BUILD)/nwq bash scripts/quant_matrix.sh $(BUILD)/ablation_jobs.txt $(TABLES_DIR)/ablation $(PARALLEL)
 	python3 scripts/results_table.py $(TABLES_DIR) > $(TABLES_DIR)/TABLES.md
-	@echo "tables: $(TABLES_DIR)/TABLES.md"
+	python3 scripts/ablation_table.py $(TABLES_DIR)/ablation >> $(TABLES_DIR)/TABLES.md
+	python3 scripts/results_table.py $(TABLES_DIR) | python3 scripts/replace_block.py docs/RESULTS.md tables
+	python3 scripts/ablation_table.py $(TABLES_DIR)/ablation | python3 scripts/replace_block.py docs/RESULTS.md ablation
+	@echo "tables: docs/RESULTS.md and $(TABLES_DIR)/TABLES.md ($(ITERS) iterations per unit)"
 
 clean:
 	rm -rf build build-san

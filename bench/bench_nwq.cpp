@@ -63,6 +63,7 @@ void run_nwq_bench() {
     return reconstruct(qm, calib, quiet).at(0).seconds;
   };
   run(3);
+  if (!device.is_cpu()) cuda_backend().empty_cache();  // the timed run's memory alone
   const double nwq_ms = 1000.0 * run(iters) / double(iters);
   const double torch = torch_ms(size, batch, iters, device.is_cpu() ? "cpu" : "cuda");
   std::printf("\nNWQ iteration, resnet18 %lldx%lld batch %lld W2A4 on %s (ms per iteration)\n",
@@ -71,7 +72,10 @@ void run_nwq_bench() {
               torch > 0 ? str(torch).c_str() : "(not installed)",
               torch > 0 ? str(nwq_ms / torch).c_str() : "-");
   std::printf("  peak host memory %.0f MB", double(peak_host_memory()) / 1e6);
-  if (!device.is_cpu())
-    std::printf(", peak GPU memory %.0f MB", double(cuda_backend().memory_stats().peak) / 1e6);
+  if (!device.is_cpu()) {
+    const DeviceMemoryStats m = cuda_backend().memory_stats();
+    std::printf(", peak GPU memory %.0f MB in use, %.0f MB reserved by the caching allocator",
+                double(m.peak) / 1e6, double(m.in_use + m.cached) / 1e6);
+  }
   std::printf("\n");
 }

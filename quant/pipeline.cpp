@@ -116,9 +116,9 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     resume = load_run_state(job.state_path, qm);
     ck.resume = &resume;
     before = resume.errors_before;
-    if (job.progress)
-      std::fprintf(stderr, "resuming %s at unit %lld, iteration %lld\n", job.state_path.c_str(),
-                   (long long)resume.unit, (long long)resume.iter);
+    // Printed even with --quiet: the timings of a resumed run cover only its own part.
+    std::fprintf(stderr, "resuming %s at unit %lld, iteration %lld\n", job.state_path.c_str(),
+                 (long long)resume.unit, (long long)resume.iter);
   } else {
     calibrate(qm, calib.slice(0, 0, std::min(c.init_images, c.calib)));
     before = block_errors(qm, probe);
@@ -143,6 +143,9 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   r.set("fp_top1", result.fp_top1);
   r.set("quant_top1", result.quant_top1);
   r.set("timing_seconds", timing);
+  if (ck.resume) {  // the timings above cover only the part after this point
+    r.set("resumed_at", Json::object({{"unit", ck.resume->unit}, {"iteration", ck.resume->iter}}));
+  }
   r.set("peak_host_bytes", peak_host_memory());
   const bool gpu = !job.device.is_cpu() && cuda_backend().memory_stats;
   r.set("peak_device_bytes", gpu ? int64_t(cuda_backend().memory_stats().peak) : int64_t{0});

@@ -3,8 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,43 +10,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/json.h"
-#include "core/tensor_io.h"
 #include "data/fashion_mnist.h"
+#include "tests/quant_run_util.h"
 #include "tools/lib/commands.h"
 
 using namespace nwq;
+using namespace nwq::test;
 
 namespace {
 
 std::string temp_path(const std::string& name) {
   return "/tmp/nwq_resume_test_" + std::to_string(::getpid()) + "_" + name;
-}
-
-bool readable(const std::string& path) { return std::ifstream(path).good(); }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// The nwq binary beside this test binary (make test builds both into the same folder).
-std::string nwq_binary() {
-  std::vector<char> buf(4096);
-  ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-  if (n <= 0) return "";
-  std::string self(buf.data(), size_t(n));
-  return self.substr(0, self.rfind('/') + 1) + "nwq";
-}
-
-// The unit the run state at path is at, or -1 while it is missing or being replaced.
-int64_t state_unit(const std::string& path) {
-  try {
-    TensorFile f = load_safetensors(path);
-    return parse_json(f.meta("where"), path).at("unit").as_int64();
-  } catch (const Error&) {
-    return -1;
-  }
 }
 
 }  // namespace
