@@ -33,7 +33,16 @@ struct JpegTables {
   bool quant[16] = {};
   bool progressive = false;
   std::vector<std::pair<uint8_t, uint8_t>> components;  // (component id, quantization table id)
+  int scans = 0;
 };
+
+// Bounds on the decoding work a JPEG file may ask for (fuzz finding image-jpeg-26-scans-15mp: a
+// 2.6 KB baseline file declaring 245 x 62752 pixels and 26 scans, each of which stb_image decodes
+// over the whole image from zero-filled data). Every 8x8 block of a scan costs at least one bit,
+// so a complete file holds at least one bit per 64 pixels; a sequential file has at most one scan
+// per component; progressive files use about 10 scans (we allow kMaxProgressiveScans).
+constexpr uint64_t kMaxPixelsPerJpegByte = 512;
+constexpr int kMaxProgressiveScans = 100;  // libjpeg's default progression uses 10
 
 // The Huffman tables of one DHT segment's body [t, end).
 void check_dht(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& tables,
@@ -60,19 +69,29 @@ void check_dqt(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& 
   }
 }
 
-// A frame header (SOF) body [t, end): remembers each component's quantization table.
-void read_sof(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& tables,
-              const std::string& label) {
+// A frame header (SOF) body [t, end): remembers each component's quantization table, and checks
+// that a file of `total` bytes can hold the declared pixels.
+void read_sof(const std::vector<uint8_t>& b, size_t t, size_t end, uint64_t total,
+              JpegTables& tables, const std::string& label) {
   NWQ_CHECK(t + 6 <= end && t + 6 + 3 * size_t(b[t + 5]) <= end, label,
             ": broken JPEG frame header at byte ", t);
+  const uint64_t height = uint64_t(b[t + 1]) << 8 | b[t + 2], width = uint64_t(b[t + 3]) << 8 | b[t + 4];
+  NWQ_CHECK(width * height <= kMaxPixelsPerJpegByte * total, label, ": broken JPEG (it declares ",
+            width, "x", height, " pixels, more than its ", total,
+            " bytes can hold: at least one bit per 8x8 block)");
   tables.components.clear();
   for (size_t i = 0; i < b[t + 5]; ++i) tables.components.push_back({b[t + 6 + 3 * i], b[t + 8 + 3 * i]});
 }
 
 // A scan header (SOS) body [t, end): every table the scan decodes with must have been defined.
 // Progressive scans use DC tables only in first DC scans and AC tables only in AC scans.
-void check_sos(const std::vector<uint8_t>& b, size_t t, size_t end, const JpegTables& tables,
+void check_sos(const std::vector<uint8_t>& b, size_t t, size_t end, JpegTables& tables,
                const std::string& label) {
+  const int max_scans = tables.progressive ? kMaxProgressiveScans
+                                           : std::max(1, int(tables.components.size()));
+  NWQ_CHECK(++tables.scans <= max_scans, label, ": broken JPEG (scan ", tables.scans, " at byte ", t,
+            "; a ", tables.progressive ? "progressive" : "sequential", " file has at most ",
+            max_scans, ")");
   const size_t n = t < end ? b[t] : 0;
   NWQ_CHECK(n >= 1 && t + 1 + 2 * n + 3 <= end, label, ": broken JPEG scan header at byte ", t);
   const uint8_t first_coefficient = b[t + 1 + 2 * n], successive_high = b[t + 3 + 2 * n] >> 4;
@@ -120,7 +139,7 @@ void check_jpeg(const std::vector<uint8_t>& b, uint64_t total, const std::string
                 ": lossless, hierarchical or arithmetic-coded); baseline and progressive Huffman "
                 "JPEGs are read");
       tables.progressive = marker == 0xC2;
-      read_sof(b, body, end, tables, label);
+      read_sof(b, body, end, total, tables, label);
     }
     pos = end;
   }

@@ -44,9 +44,16 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_ALL_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/fuzz/fuzz_$(t).o \
                    $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS_$(t)))))
 
-.PHONY: fuzz-build fuzz fuzz-ci fuzz-clean
+.PHONY: fuzz-build fuzz fuzz-ci fuzz-clean fuzz-setup
 
-fuzz-build: $(FUZZ_BINS)
+fuzz-build: fuzz-setup
+	$(MAKE) -f fuzz/fuzz.mk $(FUZZ_BINS)
+
+# clang and its libFuzzer runtime (Debian: clang, libclang-rt-14-dev), installed when missing and
+# root, unless SETUP=0.
+SETUP ?= 1
+fuzz-setup:
+	@if [ "$(SETUP)" = 1 ]; then bash scripts/setup.sh clang libclang-rt-14-dev; fi
 
 # Objects depend on a stamp of the flags, so changing them rebuilds everything. The build folder
 # ignores itself in git.

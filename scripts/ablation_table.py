@@ -7,8 +7,9 @@ import glob
 import json
 import os
 import re
-import statistics
 import sys
+
+from results_table import cell  # mean ± std (n) of a list of top-1 values
 
 # (axis, [(variant, what it changes)]); "nwq" is the preset itself (500 iterations unless noted).
 AXES = [
@@ -53,14 +54,6 @@ def load(folder):
         with open(path) as f:
             runs.setdefault(m.group(1), []).append(json.loads(f.read()))
     return runs
-
-
-def cell(values):
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f} (n=1)"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} (n={len(values)})"
 
 
 def main():

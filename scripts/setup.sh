@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what nwq needs on Debian 12 when run as root; otherwise names the one apt-get line.
-# Called by `make test` and `make demo` before they build anything.
+# Called by `make test` and `make demo` before they build anything; extra package names given as
+# arguments are installed too (the fuzz targets: clang libclang-rt-14-dev).
 set -euo pipefail
-packages=(build-essential libopenblas-dev libstb-dev doctest-dev dataset-fashion-mnist)
+packages=(build-essential libopenblas-dev libstb-dev doctest-dev dataset-fashion-mnist "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

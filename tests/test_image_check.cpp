@@ -81,6 +81,15 @@ TEST_CASE("image check: JPEG scans may use only defined tables") {
   CHECK(error_of(ac).find("uses AC Huffman table 2, which no segment defines") != std::string::npos);
   CHECK(error_of(quant).find("uses quantization table 3, which no segment defines") !=
         std::string::npos);
+  // Fuzz finding image-jpeg-26-scans-15mp: stb_image decodes every scan over the whole image,
+  // from zero-filled data when the file ends early, so pixels and scans are bounded by the file.
+  std::vector<uint8_t> huge = good;
+  huge[sof + 5] = 0x10, huge[sof + 6] = 0x00, huge[sof + 7] = 0x10, huge[sof + 8] = 0x00;  // 4096x4096
+  CHECK(error_of(huge).find("4096x4096 pixels, more than its") != std::string::npos);
+  std::vector<uint8_t> rescanned(good.begin(), good.end() - 2);  // without the end marker
+  for (int copy = 0; copy < 3; ++copy)  // the scan (SOS segment and its data) 3 more times
+    rescanned.insert(rescanned.end(), good.begin() + std::ptrdiff_t(sos), good.end() - 2);
+  CHECK(error_of(rescanned).find("scan 4 at byte") != std::string::npos);  // 3 components
   std::vector<uint8_t> arithmetic = good;  // SOF9: arithmetic coding, which stb_image lacks
   arithmetic[sof + 1] = 0xC9;
   CHECK(error_of(arithmetic).find("unsupported kind (frame SOF9") != std::string::npos);
@@ -93,7 +102,7 @@ TEST_CASE("image check: the fuzz findings are refused before stb_image sees them
   const std::string dir = "fuzz/findings/";
   for (const char* name : {"image-hdr-zero-width", "image-jpeg-huffman-overflow",
                            "image-jpeg-huffman-after-scan", "image-png-chunk-length-2gb",
-                           "image-jpeg-undefined-huffman-table",
+                           "image-jpeg-undefined-huffman-table", "image-jpeg-26-scans-15mp",
                            "image-bmp-26-bytes-46mb",
                            "image-pgm-zero-height", "image-pgm16-heap-overflow-fuzzed", "image-pnm-comment-cr-overflow",
                            "image-pgm16-heap-overflow-valid-file", "image-pnm-integer-overflow",
