@@ -12,6 +12,8 @@ BLAS_LIB     ?= -lopenblas
 # Without Debian's libstb.so: make STB_LIB= STB_IMPL=1 (compiles data/stb_impl.cpp's copy).
 STB_LIB      ?= -lstb
 STB_IMPL     ?= 0
+# Parallel compile jobs of `make test/demo/bench/tables` (one per core).
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 
 BUILD    := build
 OPT      := -O3
@@ -92,15 +94,15 @@ setup:
 	@if [ "$(SETUP)" = 1 ]; then bash scripts/setup.sh; fi
 
 test: setup
-	$(MAKE) $(BUILD)/nwq_tests $(BUILD)/nwq
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq_tests $(BUILD)/nwq
 	$(BUILD)/nwq_tests $(TEST_ARGS)
 
 demo: setup
-	$(MAKE) $(BUILD)/nwq
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq
 	bash scripts/demo.sh $(BUILD)/nwq
 
 bench: setup
-	$(MAKE) $(BUILD)/nwq_bench
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq_bench
 	$(BUILD)/nwq_bench $(BENCH_ARGS)
 
 # Large model-zoo goldens (build/golden/, ~330 MB) from torchvision; the zoo tests skip without them.
@@ -121,7 +123,7 @@ reference-weights: setup
 	  echo "  Set CIFAR10=cifar10:DIR (DIR with train/ and test/, or the binary batches), or unpack the" >&2; \
 	  echo "  JPEG copy: mkdir -p build/cifar10 && tar xzf ../shared/data/cifar10-jpeg.tar.gz -C build/cifar10" >&2; \
 	  exit 1; fi
-	$(MAKE) $(BUILD)/nwq
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq
 	NWQ=$(BUILD)/nwq bash scripts/train_reference.sh cifar10_resnet18_cifar $(CIFAR10) models/weights
 	@echo "reference-weights: models/weights/cifar10_resnet18_cifar.safetensors, test top-1" \
 	  "$$(grep -o '"top1":[0-9.]*' models/weights/cifar10_resnet18_cifar.json | cut -d: -f2)%" \
@@ -142,7 +144,7 @@ TABLES_DEVICE ?= $(if $(shell nvidia-smi -L 2>/dev/null),cuda,cpu)
 TABLES_ENV = ITERS=$(ITERS) DEVICE=$(TABLES_DEVICE) CIFAR10='$(patsubst cifar10:%,%,$(CIFAR10))'
 .PHONY: tables
 tables: setup
-	$(MAKE) $(BUILD)/nwq
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq
 	$(TABLES_ENV) bash scripts/matrix_jobs.sh tables > $(BUILD)/tables_jobs.txt
 	$(TABLES_ENV) bash scripts/matrix_jobs.sh ablation > $(BUILD)/ablation_jobs.txt
 	NWQ=$(BUILD)/nwq bash scripts/quant_matrix.sh $(BUILD)/tables_jobs.txt $(TABLES_DIR) $(PARALLEL)

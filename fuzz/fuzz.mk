@@ -68,7 +68,9 @@ $(FUZZ_STAMP): FORCE
 # code is built without the shift check: its JPEG bit reader shifts by 32 on some inputs (finding
 # S3 in docs/RELIABILITY.md, a known stb_image 2.27 issue without memory access) and would stop
 # every run; all other checks stay on for it.
-$(FUZZ_BUILD)/obj/%.o: %.cpp $(FUZZ_STAMP)
+# They also depend on this file, whose per-file flags (the shift exception) the stamp does not
+# hold: a stale stb_impl.o with the shift check stopped a long run at S3.
+$(FUZZ_BUILD)/obj/%.o: %.cpp $(FUZZ_STAMP) fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) $(FUZZ_CPPFLAGS) $(if $(filter ops/%,$<),-fopenmp) \
 	  $(if $(filter data/stb_impl.cpp,$<),-fno-sanitize=shift) -c $< -o $@
