@@ -49,7 +49,8 @@ Json layers_json(const QuantModel& m) {
   Json out = Json::array();
   for (const auto& e : m.layers())
     out.push_back(Json::object({{"layer", e.name}, {"bn", e.bn}, {"bits", e.layer->bits()},
-                                {"away_from_nearest", e.layer->share_away_from_nearest()}}));
+                                {"away_from_nearest", e.layer->share_away_from_nearest()},
+                                {"hardening_gap", e.layer->hardening_gap()}}));
   return out;
 }
 

@@ -95,17 +95,18 @@ Tensor QuantLayer::forward(const Tensor& x) {
     case Mode::Hard:
       y = apply(x, weight_q_);
       break;
-    case Mode::Soft: {
-      Tensor w = rounding_ == Rounding::AdaRound
-                     ? adaround_soft_weight(w_floor_, round_v, scale, zero_point, 0, qmax())
-                     : asoftmax_soft_weight(w_floor_, round_v, cand_lo_, tau, scale, zero_point,
-                                            0, qmax());
-      y = apply(x, w);
+    case Mode::Soft:
+      y = apply(x, soft_weight());
       break;
-    }
   }
   if (observer) observer(x, y);
   return y;
+}
+
+Tensor QuantLayer::soft_weight() const {
+  return rounding_ == Rounding::AdaRound
+             ? adaround_soft_weight(w_floor_, round_v, scale, zero_point, 0, qmax())
+             : asoftmax_soft_weight(w_floor_, round_v, cand_lo_, tau, scale, zero_point, 0, qmax());
 }
 
 void QuantLayer::init_grid(int bits, double lp) {
@@ -165,17 +166,21 @@ void QuantLayer::harden() {
   Tensor r = rounding_ == Rounding::AdaRound ? hard_round_adaround(round_v.detach())
                                              : hard_round_asoftmax(round_v.detach(), cand_lo_);
   std::vector<double> rv = host_values(r), fl = host_values(w_floor_), z = host_values(zero_point),
-                      nq = host_values(nearest_);
+                      nq = host_values(nearest_), s = host_values(scale),
+                      soft = host_values(soft_weight());
   const int64_t channels = weight.size(0), inner = weight.numel() / channels;
   std::vector<double> q(rv.size());
   int64_t away = 0;
+  double gap = 0;
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < inner; ++i) {
       const int64_t k = c * inner + i;
       q[k] = std::min(std::max(fl[k] + rv[k] + z[c], 0.0), double(qmax()));
       away += q[k] != nq[k];
+      gap += std::abs(soft[k] / s[c] + z[c] - q[k]);  // soft code = w_soft / s + z
     }
   away_share_ = double(away) / double(q.size());
+  hardening_gap_ = gap / double(q.size());
   codes = float_tensor(q, weight.sizes(), weight.device());
   refresh_weight_q();
   round_v = Tensor();
@@ -208,7 +213,8 @@ void QuantLayer::save_run_state(const std::string& prefix, NamedTensors& tensors
   for (const auto& [name, t] : fields)
     if (t->defined()) tensors.push_back({prefix + name, t->detach().to(Device::cpu())});
   meta = Json::object({{"mode", int(mode_)}, {"bits", bits_}, {"rounding", to_string(rounding_)},
-                       {"cand_lo", cand_lo_}, {"tau", tau}, {"away", away_share_}});
+                       {"cand_lo", cand_lo_}, {"tau", tau}, {"away", away_share_},
+                       {"gap", hardening_gap_}});
 }
 
 void QuantLayer::restore_run_state(const TensorFile& f, const std::string& prefix, const Json& meta) {
@@ -225,6 +231,7 @@ void QuantLayer::restore_run_state(const TensorFile& f, const std::string& prefi
   cand_lo_ = static_cast<int>(meta.at("cand_lo").as_int64());
   tau = meta.at("tau").as_double();
   away_share_ = meta.at("away").as_double();
+  hardening_gap_ = meta.contains("gap") ? meta.at("gap").as_double() : 0.0;  // older run states
   set_mode(static_cast<Mode>(meta.at("mode").as_int64()));
 }
 

@@ -55,6 +55,10 @@ class QuantLayer : public Module {
   bool is_conv() const { return is_conv_; }
   // The share of weights whose code differs from the nearest code (after harden()).
   double share_away_from_nearest() const { return away_share_; }
+  // How far hardening moved the weights: the mean |soft code - hardened code| in grid steps, taken
+  // by harden() (0 when never hardened). Near 0: the rounding variables had decided; near 0.5: many
+  // weights were still between two grid points and hardening changed the network noticeably.
+  double hardening_gap() const { return hardening_gap_; }
 
   Tensor weight, bias;      // folded, FP (buffers)
   Tensor scale, zero_point; // [out] per channel
@@ -66,6 +70,7 @@ class QuantLayer : public Module {
 
  private:
   Tensor apply(const Tensor& x, const Tensor& w) const;
+  Tensor soft_weight() const;  // the weight that Soft mode uses
   void refresh_weight_q();  // weight_q_ = (codes - z) * s
   ModulePtr layer_, bn_;
   bool is_conv_;
@@ -74,6 +79,7 @@ class QuantLayer : public Module {
   int bits_ = 8;
   int cand_lo_ = 0;
   double away_share_ = 0;
+  double hardening_gap_ = 0;
   Tensor w_floor_;   // floor(weight / scale)
   Tensor nearest_;   // nearest codes, for the away-from-nearest share
   Tensor weight_q_;  // the dequantized codes

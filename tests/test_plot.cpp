@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <stb/stb_image.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
@@ -59,4 +60,43 @@ TEST_CASE("plot: report files that are missing or of another kind are refused by
   std::ofstream(dir / "other.json") << "{\"model\":\"resnet20\"}";
   CHECK_THROWS_WITH_AS(cmd_plot({"--reports", dir / "other.json", "--out", dir.path()}),
                        doctest::Contains("not an `nwq quantize --report` file"), Error);
+}
+
+namespace {
+
+// A minimal `nwq quantize --report` file: two blocks, two layers, one unit of 3 curve points.
+// The loss curve is scaled by gap + 1 so that two reports' curves do not cover each other.
+std::string tiny_report(bool with_gap, double gap) {
+  const std::string layer_gap = with_gap ? str(",\"hardening_gap\":", gap) : "";
+  return str("{\"model\":\"resnet20\",\"config\":{\"method\":\"adaround\",\"wbits\":2,\"abits\":4,"
+             "\"seed\":0},\"block_errors\":[{\"block\":\"stem\",\"before\":0.5,\"after\":0.2},"
+             "{\"block\":\"head\",\"before\":2,\"after\":1}],\"layers\":[{\"layer\":\"conv1\","
+             "\"away_from_nearest\":0.1",
+             layer_gap, "},{\"layer\":\"fc\",\"away_from_nearest\":0.05", layer_gap,
+             "}],\"units\":[{\"unit\":\"conv1\",\"iters\":10,\"curve_iter\":[0,5,9],"
+             "\"curve_rec\":[", 3 * (gap + 1), ",", 2 * (gap + 1), ",", gap + 1,
+             "],\"curve_reg\":[0,0,0]}]}");
+}
+
+}  // namespace
+
+TEST_CASE("plot: reports give the four charts; the hardening gap only when every report has it") {
+  test::TempDir dir;
+  std::ofstream(dir / "a.json") << tiny_report(true, 0.4);
+  std::ofstream(dir / "b.json") << tiny_report(true, 0.1);
+  std::ofstream(dir / "old.json") << tiny_report(false, 0);
+  const Rgb first = plot_palette()[0].second, second = plot_palette()[1].second;
+  std::filesystem::create_directories(dir / "ab");
+  std::filesystem::create_directories(dir / "old");
+  CHECK(cmd_plot({"--reports", (dir / "a.json") + "," + (dir / "b.json"), "--out", dir / "ab"}) == 0);
+  for (const char* png : {"loss.png", "block_errors.png", "away_from_nearest.png"})
+    CHECK_MESSAGE(count_colour(dir / (std::string("ab/") + png), 900, 360, first) > 0, std::string(png));
+  // 0.4 against 0.1: the first report's bars are four times as tall as the second's.
+  const int tall = count_colour(dir / "ab/hardening_gap.png", 900, 360, first),
+            short_bars = count_colour(dir / "ab/hardening_gap.png", 900, 360, second);
+  CHECK(short_bars > 0);
+  CHECK(double(tall) / short_bars == doctest::Approx(4.0).epsilon(0.1));
+  CHECK(cmd_plot({"--reports", (dir / "a.json") + "," + (dir / "old.json"), "--out", dir / "old"}) == 0);
+  CHECK(std::ifstream(dir / "old/away_from_nearest.png").good());
+  CHECK_FALSE(std::ifstream(dir / "old/hardening_gap.png").good());
 }

@@ -15,6 +15,7 @@
 #include "models/layers.h"
 #include "models/resnet_cifar.h"
 #include "ops/conv2d.h"
+#include "ops/elementwise.h"
 #include "ops/pool.h"
 #include "ops/shape.h"
 #include "quant/pipeline.h"
@@ -159,15 +160,32 @@ TEST_CASE("quant reconstruct: soft rounding starts at the folded weight clipped 
       Tensor soft = ql.forward(x);
       // ASoftmax is exact up to ~1e-4 * max|k| of a step near fractions 0 and 1.
       CHECK(test::closeness(soft, ref, 1e-4, 2e-4 * test::max_abs(ref)) <= 1.0);
-      Tensor nearest = conv2d(x, dequantize_codes(ql.codes, ql.scale, ql.zero_point), ql.bias,
-                              conv->params());
+      Tensor nearest_w = dequantize_codes(ql.codes, ql.scale, ql.zero_point);
+      Tensor nearest = conv2d(x, nearest_w, ql.bias, conv->params());
       CHECK(test::max_abs_diff(soft, nearest) > 1e-3 * test::max_abs(ref));  // not rounded yet
+      // The hardening gap of untouched variables: mean |clipped w / s - nearest w / s|.
+      auto values = [](const Tensor& t) { return t.to(DType::F64).to_vector<double>(); };
+      const std::vector<double> wc = values(clip_to_grid(ql)), wn = values(nearest_w),
+                                s = values(ql.scale);
+      const int64_t inner = int64_t(wc.size()) / 6;
+      double gap = 0;
+      for (size_t k = 0; k < wc.size(); ++k) gap += std::abs(wc[k] - wn[k]) / s[k / inner];
+      gap /= double(wc.size());
+      CHECK(gap > 0.1);  // uniform weights: about 0.25 of a step
       // Hardening untouched variables rounds to nearest.
       ql.harden();
       CHECK(ql.mode() == QuantLayer::Mode::Hard);
       CHECK_FALSE(ql.round_v.defined());
       CHECK(ql.share_away_from_nearest() == 0.0);
+      CHECK(ql.hardening_gap() == doctest::Approx(gap).epsilon(1e-3));
       CHECK(test::same_bytes(ql.forward(x), nearest));
+      if (c.rounding == Rounding::AdaRound) {  // decided variables (h = 0 or 1): no gap
+        ql.init_rounding(c.rounding, c.lo, c.hi);
+        ql.round_v.copy_(ql.round_v * 1e6);
+        ql.harden();
+        CHECK(ql.share_away_from_nearest() == 0.0);
+        CHECK(ql.hardening_gap() < 1e-5);  // F32 round trip s * (code - z) / s of codes <= 15
+      }
     }
   }
 }

@@ -1,6 +1,6 @@
 // `nwq plot --reports A.json,B.json --out DIR`: PNG charts from `nwq quantize --report` files —
-// loss curves, per-block error before/after reconstruction, and the share of weights rounded away
-// from nearest per layer — plus a Markdown snippet (images, legend, axis ranges) on stdout.
+// loss curves, per-block error before/after reconstruction, the share of weights rounded away from
+// nearest and the hardening gap per layer — plus a Markdown snippet (images, legend, axis ranges).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -66,7 +66,8 @@ std::string range_text(const ChartRange& r, bool log_y) {
 int cmd_plot(const std::vector<std::string>& args) {
   ArgParser a("plot", "Draws PNG charts from quantization reports (nwq quantize --report).");
   a.add("--reports", "A.json,B.json", "", "comma-separated report files (one colour each)");
-  a.add("--out", "DIR", "", "folder for loss.png, block_errors.png, away_from_nearest.png");
+  a.add("--out", "DIR", "", "folder for loss.png, block_errors.png, away_from_nearest.png, "
+        "hardening_gap.png");
   a.parse(args);
   if (a.help_requested()) {
     std::fputs(a.help().c_str(), stdout);
@@ -84,7 +85,8 @@ int cmd_plot(const std::vector<std::string>& args) {
   const std::string dir = a.get("--out");
   check_output_path(dir + "/loss.png", "--out");
   std::vector<LineSeries> losses;
-  std::vector<BarSeries> after, away;
+  std::vector<BarSeries> after, away, gap;
+  bool all_have_gap = true;  // reports written before the hardening gap existed lack it
   const Json& first_errors = reports[0].json.at("block_errors");
   std::vector<BarSeries> errors = {{{190, 190, 190}, column(first_errors, "before")}};
   std::string legend;
@@ -95,7 +97,10 @@ int cmd_plot(const std::vector<std::string>& args) {
     NWQ_CHECK(reports[i].json.at("block_errors").size() == first_errors.size(), reports[i].path,
               ": another model's blocks than ", reports[0].path);
     errors.push_back({color, column(reports[i].json.at("block_errors"), "after")});
-    away.push_back({color, column(reports[i].json.at("layers"), "away_from_nearest")});
+    const Json& layers = reports[i].json.at("layers");
+    away.push_back({color, column(layers, "away_from_nearest")});
+    all_have_gap = all_have_gap && (layers.size() == 0 || layers[0].contains("hardening_gap"));
+    if (all_have_gap) gap.push_back({color, column(layers, "hardening_gap")});
   }
   std::printf("Colours:\n%s\n", legend.c_str());
   if (!losses.empty()) {
@@ -114,6 +119,13 @@ int cmd_plot(const std::vector<std::string>& args) {
   std::printf("![away from nearest](%s/away_from_nearest.png)\n\nShare of each layer's weights "
               "whose code differs from round-to-nearest, per layer in order; %s.\n",
               dir.c_str(), range_text(r, false).c_str());
+  if (all_have_gap) {
+    r = bar_chart(gap, false, 900, 360, dir + "/hardening_gap.png");
+    std::printf("\n![hardening gap](%s/hardening_gap.png)\n\nHardening gap per layer in order: "
+                "the mean |soft code - hardened code| in grid steps when the rounding variables "
+                "were hardened (0: decided; 0.5: every weight midway); %s.\n",
+                dir.c_str(), range_text(r, false).c_str());
+  }
   return 0;
 }
 
