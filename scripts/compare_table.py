@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Markdown tables comparing two runs of the same quantization matrix (two folders of --json
 summaries, e.g. two learning rates): per (data, model), rows = methods, columns = bit settings,
-cells = "top-1 in A → top-1 in B" over the seeds present in both (their means when n > 1).
+cells = "top-1 in A → top-1 in B" over the seeds present in both (their means, and B's standard
+deviation, when n > 1).
 Usage: scripts/compare_table.py DIR_A[,DIR_A2...] DIR_B[,DIR_B2...] > table.md (runs of the listed
 folders are pooled)"""
 import statistics
@@ -45,8 +46,9 @@ def main():
                     cells.append("-")
                     continue
                 va = statistics.mean(a[k]["quant_top1"] for k in ks)
-                vb = statistics.mean(b[k]["quant_top1"] for k in ks)
-                n = f" (n={len(ks)})" if len(ks) > 1 else ""
+                bs = [b[k]["quant_top1"] for k in ks]
+                vb = statistics.mean(bs)
+                n = f" ± {statistics.stdev(bs):.2f} (n={len(ks)})" if len(ks) > 1 else ""
                 cells.append(f"{va:.2f} → **{vb:.2f}**{n}" if vb > va else f"{va:.2f} → {vb:.2f}{n}")
             print(f"| {m} | " + " | ".join(cells) + " |")
 

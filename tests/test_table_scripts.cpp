@@ -65,7 +65,7 @@ TEST_CASE("table scripts: results_table gives mean ± std per cell, compare_tabl
   REQUIRE(status == 0);
   CHECK(cmp.find("| method | W2A4 |") != std::string::npos);  // W4A4 is only in A
   CHECK(cmp.find("| qdrop | 70.00 → **75.00** |") != std::string::npos);  // higher in B: bold
-  CHECK(cmp.find("| nwq | 81.00 → **82.00** (n=2) |") != std::string::npos);
+  CHECK(cmp.find("| nwq | 81.00 → **82.00** ± 4.24 (n=2) |") != std::string::npos);  // sd of 79, 85
   summary(dir / "c", "nwq", 2, 2, 0, 50.0);
   run("python3 scripts/compare_table.py " + a + " " + (dir / "c"), &status, dir / "err");
   CHECK(status != 0);
