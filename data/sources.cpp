@@ -11,6 +11,7 @@
 #include "data/cifar10.h"
 #include "data/image_check.h"
 #include "data/fashion_mnist.h"
+#include "data/normalization.h"
 
 namespace nwq {
 namespace fs = std::filesystem;
@@ -19,6 +20,14 @@ namespace {
 bool is_dir(const std::string& path) {
   std::error_code error;
   return fs::is_directory(path, error);
+}
+
+// The data kind's transform with DataOptions' mean/std (when given) in place of its own.
+template <class Transform>
+Transform normalized(Transform t, const DataOptions& o) {
+  if (!o.mean.empty()) t.mean = o.mean;
+  if (!o.std.empty()) t.std = o.std;
+  return t;
 }
 
 // Fills the shape fields from the test split, which every source opens.
@@ -36,10 +45,12 @@ DataSplits open_fashion_mnist(const std::string& dir, const DataOptions& o) {
   s.source = "Fashion-MNIST idx files in " + dir;
   ImageDataset test = load_fashion_mnist("test", dir);
   s.class_names = test.class_names;
-  s.test = std::make_unique<InMemoryImageDataset>(std::move(test), fashion_mnist_transform(false));
+  const ImageTransform test_t = normalized(fashion_mnist_transform(false), o);
+  s.mean = test_t.mean, s.std = test_t.std;
+  s.test = std::make_unique<InMemoryImageDataset>(std::move(test), test_t);
   if (o.load_train) {
-    s.train = std::make_unique<InMemoryImageDataset>(load_fashion_mnist("train", dir),
-                                                     fashion_mnist_transform(o.augment_train));
+    s.train = std::make_unique<InMemoryImageDataset>(
+        load_fashion_mnist("train", dir), normalized(fashion_mnist_transform(o.augment_train), o));
   }
   describe(s);
   return s;
@@ -76,6 +87,7 @@ FolderPair scan_pair(const std::string& train_dir, const std::string& test_dir,
 void open_in_memory(FolderPair& p, const DataOptions& o, ImageSize size,
                     const ImageTransform& train_t, const ImageTransform& test_t, DataSplits& s) {
   const ImageFolderOptions f = folder_options(o, false);
+  s.mean = test_t.mean, s.std = test_t.std;
   ImageDataset test = decode_image_folder(p.test, f, size.height, size.width, &s.skipped);
   s.test = std::make_unique<InMemoryImageDataset>(std::move(test), test_t);
   if (o.load_train) {
@@ -86,11 +98,13 @@ void open_in_memory(FolderPair& p, const DataOptions& o, ImageSize size,
 
 // Large images: decode per sample with the ImageNet pipelines.
 void open_lazy(FolderPair& p, const DataOptions& o, DataSplits& s) {
-  s.test = std::make_unique<ImageFolderDataset>(std::move(p.test), imagenet_eval_pipeline(),
-                                                o.bad_images);
+  const ImagePipeline test = normalized(imagenet_eval_pipeline(), o);
+  s.mean = test.mean, s.std = test.std;
+  s.test = std::make_unique<ImageFolderDataset>(std::move(p.test), test, o.bad_images);
   if (o.load_train) {
     ImagePipeline train = o.augment_train ? imagenet_train_pipeline() : imagenet_eval_pipeline();
-    s.train = std::make_unique<ImageFolderDataset>(std::move(p.train), train, o.bad_images);
+    s.train = std::make_unique<ImageFolderDataset>(std::move(p.train), normalized(train, o),
+                                                   o.bad_images);
   }
 }
 
@@ -111,10 +125,12 @@ DataSplits open_cifar10(const std::string& dir, const DataOptions& o) {
     s.source = "CIFAR-10 binary batches in " + bin;
     ImageDataset test = load_cifar10_binary(bin, "test");
     s.class_names = test.class_names;
-    s.test = std::make_unique<InMemoryImageDataset>(std::move(test), cifar10_transform(false));
+    const ImageTransform test_t = normalized(cifar10_transform(false), o);
+    s.mean = test_t.mean, s.std = test_t.std;
+    s.test = std::make_unique<InMemoryImageDataset>(std::move(test), test_t);
     if (o.load_train) {
-      s.train = std::make_unique<InMemoryImageDataset>(load_cifar10_binary(bin, "train"),
-                                                       cifar10_transform(o.augment_train));
+      s.train = std::make_unique<InMemoryImageDataset>(
+          load_cifar10_binary(bin, "train"), normalized(cifar10_transform(o.augment_train), o));
     }
   } else {
     NWQ_CHECK(is_dir(dir + "/train") && !eval_dir.empty(), "--data cifar10:", dir,
@@ -126,7 +142,8 @@ DataSplits open_cifar10(const std::string& dir, const DataOptions& o) {
     NWQ_CHECK(p.test.class_names.size() == 10, "--data cifar10:", dir, ": ", eval_dir, " has ",
               p.test.class_names.size(), " class folders, CIFAR-10 has 10 (folder:", dir,
               " reads other ImageFolders)");
-    open_in_memory(p, o, {32, 32}, cifar10_transform(o.augment_train), cifar10_transform(false), s);
+    open_in_memory(p, o, {32, 32}, normalized(cifar10_transform(o.augment_train), o),
+                   normalized(cifar10_transform(false), o), s);
   }
   describe(s);
   return s;
@@ -168,6 +185,7 @@ DataSplits open_folder(const std::string& dir, const DataOptions& o) {
     ImageTransform test_t;
     test_t.mean.assign(kImageNetMean, kImageNetMean + 3);
     test_t.std.assign(kImageNetStd, kImageNetStd + 3);
+    test_t = normalized(test_t, o);
     ImageTransform train_t = test_t;
     if (o.augment_train) {
       train_t.crop_padding = std::max(1, std::min(w, h) / 8);
@@ -182,6 +200,9 @@ DataSplits open_folder(const std::string& dir, const DataOptions& o) {
 }  // namespace
 
 DataSplits open_data(const std::string& spec, const DataOptions& options) {
+  if (!options.mean.empty()) check_channel_count(options.mean, spec, "--mean");
+  if (!options.std.empty()) check_channel_count(options.std, spec, "--std");
+  for (float v : options.std) NWQ_CHECK(v > 0, "--std: values must be > 0, got ", v);
   const size_t colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);
   const std::string dir = colon == std::string::npos ? "" : spec.substr(colon + 1);

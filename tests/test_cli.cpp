@@ -96,6 +96,8 @@ TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
                    "--quiet", "--out", path}) == 0);
   TensorFile saved = load_safetensors(path);
   CHECK(saved.meta("model") == "resnet20");
+  CHECK(saved.meta("mean") == "0.286");  // the normalization it trained with (fmnist default)
+  CHECK(saved.meta("std") == "0.353");
   CHECK(saved.contains("layer3.2.bn2.running_var"));
   double reported = std::stod(saved.meta("top1"));
   CHECK(cmd_eval({"--weights", path, "--limit", "500", "--quiet"}) == 0);

@@ -18,6 +18,7 @@ static const char* kUsage =
     "  info    list the tensors, shapes and metadata of a safetensors file\n"
     "  quantize  post-training quantization (nwq quantize --weights W --method nwq --wbits 2)\n"
     "  plot    PNG charts from quantization reports (nwq plot --reports A.json,B.json --out DIR)\n"
+    "  data    write a split's images as nwq feeds them to a model (nwq data --split calib --out F)\n"
     "\n"
     "`nwq <command> --help` explains each command's flags.\n";
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     if (command == "info") return nwq::cmd_info(args);
     if (command == "quantize") return nwq::cmd_quantize(args);
     if (command == "plot") return nwq::cmd_plot(args);
+    if (command == "data") return nwq::cmd_data(args);
     std::fprintf(stderr, "nwq: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const nwq::Error& e) {

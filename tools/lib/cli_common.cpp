@@ -30,6 +30,14 @@ DataOptions data_options_from_flags(const ArgParser& args, bool augment_train, b
   return o;
 }
 
+DataOptions data_options_from_flags(const ArgParser& args, bool augment_train, bool load_train,
+                                    const NormalizationChoice& normalization) {
+  DataOptions o = data_options_from_flags(args, augment_train, load_train);
+  o.mean = normalization.mean;
+  o.std = normalization.std;
+  return o;
+}
+
 void report_skipped_images(const DataSplits& data) {
   if (data.skipped.empty()) return;
   std::fprintf(stderr, "skipped %zu undecodable image files:\n", data.skipped.size());

@@ -7,6 +7,7 @@
 #include "data/sources.h"
 #include "models/registry.h"
 #include "tools/lib/args.h"
+#include "tools/lib/normalization_flags.h"
 
 namespace nwq {
 
@@ -14,6 +15,9 @@ namespace nwq {
 Device device_from_flag(const ArgParser& args);
 // Data options from --bad-images and --workers (ImageFolder decoding threads).
 DataOptions data_options_from_flags(const ArgParser& args, bool augment_train, bool load_train);
+// The same with the chosen --mean/--std (choose_normalization).
+DataOptions data_options_from_flags(const ArgParser& args, bool augment_train, bool load_train,
+                                    const NormalizationChoice& normalization);
 // Prints how many undecodable images --bad-images skip left out, and the first few.
 void report_skipped_images(const DataSplits& data);
 // Reads --workers (0..64).

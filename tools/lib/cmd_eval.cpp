@@ -15,6 +15,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
   a.add("--weights", "FILE", "", "weights to evaluate (safetensors)");
   a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
+  add_normalization_flags(a, true);
   a.add("--batch", "N", "256", "batch size");
   a.add("--device", "D", "cpu", "cpu or cuda[:N]");
   a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
@@ -33,14 +34,16 @@ int cmd_eval(const std::vector<std::string>& args) {
   std::string model_name = a.has("--model") ? a.get("--model") : weights.meta("model");
   NWQ_CHECK(!model_name.empty(), weights.path, ": no 'model' in the file's metadata; pass --model");
   check_model_name(model_name);
+  const NormalizationChoice norm = choose_normalization(a, &weights.metadata, weights.path);
   EvalOptions o;
   o.batch = a.get_int("--batch", 1, 1 << 16);
   o.device = device_from_flag(a);
   o.workers = workers_from_flag(a);
   o.limit = a.get_int("--limit", -1, INT64_MAX);
   o.progress = !a.on("--quiet");
-  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, false));
+  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, false, norm));
   report_skipped_images(data);
+  report_normalization(norm, data);
   std::shared_ptr<Module> model;
   if (is_quantized_file(weights)) {  // packed codes from `nwq quantize --out`
     model = load_quantized(weights, data.num_classes, int(data.channels), data.height, data.width,
@@ -59,7 +62,9 @@ int cmd_eval(const std::vector<std::string>& args) {
   if (a.on("--json")) {
     print_json_line(Json::object({{"model", model_name}, {"data", data.name}, {"top1", r.top1},
                                   {"top5", r.top5}, {"loss", r.loss}, {"images", Json(r.images)},
-                                  {"seconds", r.seconds}, {"images_per_second", rate}}));
+                                  {"seconds", r.seconds}, {"images_per_second", rate},
+                                  {"mean", channel_values_json(data.mean)},
+                                  {"std", channel_values_json(data.std)}}));
   }
   return 0;
 }

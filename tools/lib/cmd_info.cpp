@@ -6,11 +6,34 @@
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "core/tensor_io.h"
+#include "data/normalization.h"
 #include "quant/export.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/args.h"
 
 namespace nwq {
+
+static std::string metadata_value(const SafetensorsFile& file, const std::string& key) {
+  for (const auto& [k, v] : file.metadata)
+    if (k == key) return v;
+  return "";
+}
+
+// {"mean": [...], "std": [...]} from the `mean`/`std` metadata (as text when it does not parse).
+static Json normalization_json(const std::string& mean, const std::string& stddev) {
+  Json out = Json::object();
+  for (const auto& [key, text] : {std::pair{"mean", mean}, std::pair{"std", stddev}}) {
+    if (text.empty()) continue;
+    try {
+      Json values = Json::array();
+      for (float v : parse_channel_values(text, key, false)) values.push_back(Json(v));
+      out.set(key, values);
+    } catch (const Error&) {
+      out.set(key, Json(text));
+    }
+  }
+  return out;
+}
 
 static std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -47,10 +70,12 @@ int cmd_info(const std::vector<std::string>& all_args) {
   }
   Json meta = Json::object();
   for (const auto& [k, v] : file.metadata) meta.set(k, Json(v));
+  const std::string mean = metadata_value(file, "mean"), stddev = metadata_value(file, "std");
   if (args.on("--json")) {
     Json out = Json::object({{"file", path}, {"tensors", Json(int64_t(file.entries.size()))},
                              {"elements", Json(params)}, {"bytes", Json(int64_t(bytes))},
                              {"metadata", meta}, {"entries", tensors}});
+    if (!mean.empty() || !stddev.empty()) out.set("normalization", normalization_json(mean, stddev));
     std::printf("%s\n", to_json(out).c_str());
     return 0;
   }
@@ -62,6 +87,9 @@ int cmd_info(const std::vector<std::string>& all_args) {
   }
   if (!file.metadata.empty()) std::printf("metadata:\n");
   for (const auto& [k, v] : file.metadata) std::printf("  %s: %s\n", k.c_str(), v.c_str());
+  if (!mean.empty() || !stddev.empty())
+    std::printf("normalization: mean %s std %s\n", mean.empty() ? "(data default)" : mean.c_str(),
+                stddev.empty() ? "(data default)" : stddev.c_str());
   TensorFile loaded = load_safetensors(path);
   if (is_quantized_file(loaded)) std::printf("%s", describe_quantized(loaded).c_str());
   return 0;

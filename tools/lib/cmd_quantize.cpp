@@ -19,6 +19,7 @@ void declare_flags(ArgParser& a) {
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
   a.add("--weights", "FILE", "", "FP weights to quantize (safetensors)");
   a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
+  add_normalization_flags(a, true);
   a.add("--method", "M", "nwq", "preset: rtn, adaround, brecq, qdrop or nwq");
   a.add("--wbits", "B", "4", "weight bits (2..8)");
   a.add("--abits", "B", "4", "activation bits (2..8)");
@@ -145,6 +146,7 @@ int cmd_quantize(const std::vector<std::string>& args) {
   check_model_name(model_name);
   QuantizeJob job;
   job.config = config_from_flags(a, model_name);  // every flag is checked before any work
+  const NormalizationChoice norm = choose_normalization(a, &weights.metadata, weights.path);
   if (a.has("--out")) check_output_path(a.get("--out"), "--out");
   if (a.has("--report")) check_output_path(a.get("--report"), "--report");
   job.device = device_from_flag(a);
@@ -159,8 +161,9 @@ int cmd_quantize(const std::vector<std::string>& args) {
   }
   job.checkpoint_every = a.get_int("--checkpoint-every", 1, INT64_MAX);
   job.resume = a.on("--resume");
-  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, true));
+  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, true, norm));
   report_skipped_images(data);
+  report_normalization(norm, data);
   NWQ_CHECK(data.train, "quantize: --data ", a.get("--data"), " has no training split for calibration");
   print_config(job.config, model_name, data.name);
   job.model = build_model(model_name, data, 0, "");
@@ -170,11 +173,17 @@ int cmd_quantize(const std::vector<std::string>& args) {
   job.calib_source = data.train.get();
   job.test = data.test.get();
   QuantizeResult r = run_quantize(job);
-  std::fprintf(stderr, "%s W%dA%d %s: FP top1 %.2f%%, quantized top1 %.2f%%\n", model_name.c_str(),
-               job.config.wbits, job.config.abits, job.config.method.c_str(), r.fp_top1, r.quant_top1);
+  // -1: not measured (--no-fp-eval); the JSON keeps -1, the text says so.
+  char fp_text[32] = "not evaluated";
+  if (r.fp_top1 >= 0) std::snprintf(fp_text, sizeof fp_text, "%.2f%%", r.fp_top1);
+  std::fprintf(stderr, "%s W%dA%d %s: FP top1 %s, quantized top1 %.2f%%\n", model_name.c_str(),
+               job.config.wbits, job.config.abits, job.config.method.c_str(), fp_text,
+               r.quant_top1);
   if (a.has("--out")) {
-    save_quantized(*r.model, model_name, a.get("--out"),
-                   {{"data", data.name}, {"quant_top1", str(r.quant_top1)}, {"weights", weights.path}});
+    SafetensorsMetadata extra = {{"data", data.name}, {"quant_top1", str(r.quant_top1)},
+                                 {"weights", weights.path}};
+    for (const auto& entry : normalization_metadata(data)) extra.push_back(entry);
+    save_quantized(*r.model, model_name, a.get("--out"), extra);
     std::fprintf(stderr, "saved %s\n", a.get("--out").c_str());
   }
   if (a.has("--report")) {
@@ -188,7 +197,9 @@ int cmd_quantize(const std::vector<std::string>& args) {
                                   {"abits", job.config.abits}, {"seed", job.config.seed},
                                   {"fp_top1", r.fp_top1}, {"quant_top1", r.quant_top1},
                                   {"seconds", r.report.at("timing_seconds").at("total").as_double()},
-                                  {"reconstruct_seconds", r.report.at("timing_seconds").at("reconstruct").as_double()}}));
+                                  {"reconstruct_seconds", r.report.at("timing_seconds").at("reconstruct").as_double()},
+                                  {"mean", channel_values_json(data.mean)},
+                                  {"std", channel_values_json(data.std)}}));
   return 0;
 }
 

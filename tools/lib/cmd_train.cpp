@@ -16,6 +16,7 @@ static void declare_train_flags(ArgParser& a) {
     return s;
   }() + ")");
   a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
+  add_normalization_flags(a, false);
   a.add("--epochs", "N", "15", "training epochs");
   a.add("--batch", "N", "128", "batch size");
   a.add("--lr", "X", "0.1", "peak learning rate");
@@ -67,11 +68,14 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   }
   TrainOptions o = train_options(a);
+  const NormalizationChoice norm = choose_normalization(a, nullptr, "");
   if (a.has("--out")) check_output_path(a.get("--out"), "--out");
   std::string model_name = a.get("--model");
   check_model_name(model_name);
-  DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, !a.on("--no-augment"), true));
+  DataSplits data =
+      open_data(a.get("--data"), data_options_from_flags(a, !a.on("--no-augment"), true, norm));
   report_skipped_images(data);
+  report_normalization(norm, data);
   ModelPtr model = build_model(model_name, data, o.seed, a.has("--weights") ? a.get("--weights") : "");
   model->to(o.device);
   std::fprintf(stderr, "train %s on %s: %lld train / %lld test images, %lld parameters, %s\n",
@@ -87,11 +91,13 @@ int cmd_train(const std::vector<std::string>& args) {
   double seconds = 0;
   for (const EpochStats& s : history) seconds += s.seconds + s.test.seconds;
   if (a.has("--out")) {
-    model->save(a.get("--out"), {{"model", model_name}, {"data", data.name},
-                                 {"num_classes", std::to_string(data.num_classes)},
-                                 {"in_channels", std::to_string(data.channels)},
-                                 {"epochs", std::to_string(o.epochs)},
-                                 {"top1", str(last.test.top1)}, {"seed", std::to_string(o.seed)}});
+    SafetensorsMetadata meta = {{"model", model_name}, {"data", data.name},
+                                {"num_classes", std::to_string(data.num_classes)},
+                                {"in_channels", std::to_string(data.channels)},
+                                {"epochs", std::to_string(o.epochs)},
+                                {"top1", str(last.test.top1)}, {"seed", std::to_string(o.seed)}};
+    for (const auto& entry : normalization_metadata(data)) meta.push_back(entry);
+    model->save(a.get("--out"), meta);
     std::fprintf(stderr, "saved %s\n", a.get("--out").c_str());
   }
   std::fprintf(stderr, "test top1 %.2f%% after %lld epochs (%s)\n", last.test.top1,
@@ -100,7 +106,8 @@ int cmd_train(const std::vector<std::string>& args) {
     print_json_line(Json::object({{"model", model_name}, {"data", data.name},
                                   {"top1", last.test.top1}, {"loss", last.test.loss},
                                   {"images", Json(last.test.images)}, {"epochs", Json(o.epochs)},
-                                  {"seconds", seconds}}));
+                                  {"seconds", seconds}, {"mean", channel_values_json(data.mean)},
+                                  {"std", channel_values_json(data.std)}}));
   }
   return 0;
 }

@@ -11,5 +11,6 @@ int cmd_eval(const std::vector<std::string>& args);
 int cmd_info(const std::vector<std::string>& args);
 int cmd_quantize(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
+int cmd_data(const std::vector<std::string>& args);
 
 }  // namespace nwq
