@@ -1,5 +1,5 @@
-// The Lp clipping search for initial weight (per channel) and activation (per tensor) ranges.
-// Plain double-precision loops on the CPU; callers copy device tensors here once.
+// The observers' dispatch, the per-channel loop, and the shrinking search (plain double-precision
+// loops on the CPU; callers copy device tensors here once).
 #include "quant/range_search.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "quant/mse_observer.h"
 
 namespace nwq {
 
@@ -33,7 +34,7 @@ static double lp_error(const std::vector<float>& xs, const QuantRange& r, int bi
   return err;
 }
 
-QuantRange lp_search(const float* x, int64_t n, int bits, double p, int64_t max_samples) {
+QuantRange shrink_search(const float* x, int64_t n, int bits, double p, int64_t max_samples) {
   NWQ_CHECK(n > 0, "lp_search: no values");
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (int64_t i = 0; i < n; ++i) {
@@ -55,16 +56,34 @@ QuantRange lp_search(const float* x, int64_t n, int bits, double p, int64_t max_
   return best;
 }
 
-void lp_search_per_channel(const Tensor& weight, int bits, double p, Tensor& scale,
-                           Tensor& zero_point) {
+std::string to_string(Observer o) { return o == Observer::Mse ? "mse" : "shrink"; }
+
+Observer parse_observer(const std::string& text, const std::string& flag) {
+  if (text == "mse") return Observer::Mse;
+  if (text == "shrink") return Observer::Shrink;
+  throw Error(str(flag, ": unknown value '", text, "' (choose from mse, shrink)"));
+}
+
+QuantRange observe_tensor(const float* x, int64_t n, int bits, double p, Observer kind) {
+  return kind == Observer::Mse ? mse_observe_tensor(x, n, bits, p) : shrink_search(x, n, bits, p);
+}
+
+void observe_per_channel(const Tensor& weight, int bits, double p, Observer kind, Tensor& scale,
+                         Tensor& zero_point) {
   Tensor w = weight.contiguous().to(Device::cpu());
   const int64_t channels = w.size(0), inner = w.numel() / channels;
+  const float* data = w.data<float>();
+  float lo = data[0], hi = data[0];
+  for (int64_t j = 0; j < w.numel(); ++j) lo = std::min(lo, data[j]), hi = std::max(hi, data[j]);
+  const DataSide side = data_side(lo, hi);  // QDrop decides 1-D or 2-D once per tensor
   std::vector<float> s(channels), z(channels);
   // Channels are independent: each thread writes its own entries, so the result does not depend
   // on the thread count.
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 1)
   for (int64_t c = 0; c < channels; ++c) {
-    QuantRange r = lp_search(w.data<float>() + c * inner, inner, bits, p);
+    const float* x = data + c * inner;
+    QuantRange r = kind == Observer::Mse ? mse_observe_channel(x, inner, bits, p, side)
+                                         : shrink_search(x, inner, bits, p);
     s[c] = static_cast<float>(r.scale);
     z[c] = static_cast<float>(r.zero_point);
   }

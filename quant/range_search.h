@@ -1,8 +1,9 @@
-// Initial quantization ranges: the Lp clipping search of BRECQ/QDrop (DESIGN.md 7). The range
-// [min, max] of the data (always including 0) shrinks to a*[min, max] for a = 1, 0.99, ..., 0.21,
-// and the asymmetric grid with the smallest sum |x - q(x)|^p wins.
+// Initial quantization ranges ("observers", DESIGN.md 7): QDrop's MSE observer (the default,
+// quant/mse_observer.h) or the earlier shrinking search, per tensor (activations) and per output
+// channel (weights). docs/QUANTIZATION.md says which official file each follows.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "core/tensor.h"
 
@@ -13,16 +14,27 @@ struct QuantRange {
   double zero_point = 0.0;  // integer z in [0, 2^bits - 1]
 };
 
+// mse: QDrop's MSEObserver (1-D threshold search for one-sided data, 2-D range x zero-point
+// search otherwise, all values). shrink: nwq's earlier search, [min, max] (including 0) shrunk to
+// a*[min, max] for a = 1, 0.99, ..., 0.21, the error summed over at most 2^17 evenly spaced values.
+enum class Observer { Mse, Shrink };
+std::string to_string(Observer o);
+Observer parse_observer(const std::string& text, const std::string& flag);
+
+// The range of n values (one grid for all) by the observer.
+QuantRange observe_tensor(const float* x, int64_t n, int bits, double p, Observer kind);
+
+// One range per output channel (axis 0) of a weight (any device; searched on the CPU): scale and
+// zero_point tensors [O] on the CPU. Channels run in parallel; the result does not depend on the
+// thread count.
+void observe_per_channel(const Tensor& weight, int bits, double p, Observer kind, Tensor& scale,
+                         Tensor& zero_point);
+
 // The grid for the range [lo, hi] (lo <= 0 <= hi; a zero-width range gets a tiny step).
 QuantRange range_to_grid(double lo, double hi, int bits);
 
-// Searches n values (x[0], x[stride], ...). min/max are over all n; the error is summed over at
-// most max_samples of them, evenly spaced (the search on a 4M-element activation would cost 80
-// passes otherwise).
-QuantRange lp_search(const float* x, int64_t n, int bits, double p, int64_t max_samples = 1 << 17);
-
-// One range per output channel (axis 0) of a CPU F32 weight: scale and zero_point tensors [O].
-void lp_search_per_channel(const Tensor& weight, int bits, double p, Tensor& scale,
-                           Tensor& zero_point);
+// The shrinking search on n values. min/max are over all n; the error is summed over at most
+// max_samples of them, evenly spaced.
+QuantRange shrink_search(const float* x, int64_t n, int bits, double p, int64_t max_samples = 1 << 17);
 
 }  // namespace nwq

@@ -292,7 +292,7 @@ TEST_CASE("quant prepare: mobilenetv2_cifar placement ends with the head's ReLU6
   CHECK(has_act(qm, "features.2.conv.0.2#0"));
   CHECK(has_act(qm, "features.2.conv.1.2#0"));
   CHECK(has_act(qm, "features.17:out"));
-  CHECK(qm.acts().back().name == "features.18.2#0");
+  CHECK(qm.acts().back().name == "features.18:out");  // its ReLU6 output is a block output
   CHECK(qm.acts().back().quantizer->bits() == 8);
   for (size_t i = 0; i + 1 < qm.acts().size(); ++i) CHECK(qm.acts()[i].quantizer->bits() == 4);
 }
@@ -383,7 +383,7 @@ TEST_CASE("quant prepare: the Lp search keeps the range on uniform data and clip
   for (int bits : {2, 3, 4, 8}) {
     CAPTURE(bits);
     const double full = (hi - lo) / (std::ldexp(1.0, bits) - 1);
-    QuantRange r = lp_search(uniform.data(), int64_t(uniform.size()), bits, 2.4);
+    QuantRange r = shrink_search(uniform.data(), int64_t(uniform.size()), bits, 2.4);
     // a = 1 is near optimal for uniform data (the half-size end cells make a slightly smaller
     // range better at very low bit widths).
     CHECK(r.scale <= full * (1 + 1e-9));
@@ -396,24 +396,24 @@ TEST_CASE("quant prepare: the Lp search keeps the range on uniform data and clip
   std::vector<float> outlier(4096);
   for (float& v : outlier) v = rng.uniform(-1.0f, 1.0f);
   outlier[100] = 5.0f;
-  QuantRange r2 = lp_search(outlier.data(), int64_t(outlier.size()), 2, 2.4);
+  QuantRange r2 = shrink_search(outlier.data(), int64_t(outlier.size()), 2, 2.4);
   CHECK(r2.scale < 0.5 * (5.0 + 1.0) / 3);
   std::vector<float> gauss(4096);
   for (float& v : gauss) v = rng.normal();
   gauss[7] = 20.0f;
   double glo = 0;
   for (float v : gauss) glo = std::min(glo, double(v));
-  QuantRange r4 = lp_search(gauss.data(), int64_t(gauss.size()), 4, 2.4);
+  QuantRange r4 = shrink_search(gauss.data(), int64_t(gauss.size()), 4, 2.4);
   CHECK(r4.scale < 0.8 * (20.0 - glo) / 15);
 
   // Edge cases: an all-zero tensor gets a tiny step; non-finite data is refused by name.
   std::vector<float> zeros(10, 0.0f);
-  QuantRange rz = lp_search(zeros.data(), 10, 4, 2.4);
+  QuantRange rz = shrink_search(zeros.data(), 10, 4, 2.4);
   CHECK(rz.scale > 0);
   CHECK(rz.zero_point == 0);
   std::vector<float> bad = {1, 2, NAN, 3};
-  CHECK_THROWS_WITH_AS(lp_search(bad.data(), 4, 4, 2.4), doctest::Contains("non-finite"), Error);
-  CHECK_THROWS_WITH_AS(lp_search(bad.data(), 0, 4, 2.4), doctest::Contains("no values"), Error);
+  CHECK_THROWS_WITH_AS(shrink_search(bad.data(), 4, 4, 2.4), doctest::Contains("non-finite"), Error);
+  CHECK_THROWS_WITH_AS(shrink_search(bad.data(), 0, 4, 2.4), doctest::Contains("no values"), Error);
   QuantRange g = range_to_grid(-1.0, 3.0, 2);
   CHECK(g.scale == doctest::Approx(4.0 / 3));
   CHECK(g.zero_point == 1);
