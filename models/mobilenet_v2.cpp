@@ -102,17 +102,17 @@ MobileNetV2::MobileNetV2(const MobileNetV2Config& config, Rng& rng) : config_(co
 }
 
 std::vector<Block> MobileNetV2::blocks() {
+  // stem, the inverted residuals, the last 1x1 conv (its own unit, as BRECQ/QDrop reconstruct it),
+  // then pooling and the classifier.
   std::vector<Block> out;
   out.push_back({"stem", [this](const Tensor& x) { return find("features.0")->forward(x); }});
   size_t last = dynamic_cast<Sequential&>(*features).size() - 1;  // features.18
-  for (size_t i = 1; i < last; ++i) {
+  for (size_t i = 1; i <= last; ++i) {
     std::string path = str("features.", i);
     out.push_back({path, [this, path](const Tensor& x) { return find(path)->forward(x); }});
   }
-  std::string head_conv = str("features.", last);
-  out.push_back({"head", [this, head_conv](const Tensor& x) {
-                   Tensor y = global_avg_pool2d(find(head_conv)->forward(x));
-                   return classifier->forward(flatten(y, 1));
+  out.push_back({"head", [this](const Tensor& x) {
+                   return classifier->forward(flatten(global_avg_pool2d(x), 1));
                  }});
   return out;
 }

@@ -57,8 +57,9 @@ class MobileNetV2 : public Model {
     return normalize_mobilenet_v2_names(state);
   }
   MobileNetV2(const MobileNetV2Config& config, Rng& rng);
-  // "stem" (features.0), "features.1", ..., "features.17" (the inverted residuals), "head"
-  // (features.18, global average pool, flatten, classifier).
+  // "stem" (features.0), "features.1", ..., "features.17" (the inverted residuals),
+  // "features.18" (the last 1x1 conv-BN-ReLU6, a unit of its own as in BRECQ/QDrop) and "head"
+  // (global average pool, flatten, classifier).
   std::vector<Block> blocks() override;
   std::string type_name() const override { return "MobileNetV2"; }
   std::string extra_repr() const override;

@@ -2,6 +2,8 @@
 // option, and the per-use wrapper of activation modules.
 #include "quant/act_quantizer.h"
 
+#include <cmath>
+
 #include "autograd/grad_mode.h"
 #include "core/error.h"
 #include "ops/fake_quant.h"
@@ -10,7 +12,8 @@
 
 namespace nwq {
 
-ActQuantizer::ActQuantizer(int bits, double lp) : bits_(bits), lp_(lp) {
+ActQuantizer::ActQuantizer(int bits, double lp, Observer observer, bool lsq_grad_scale)
+    : bits_(bits), lp_(lp), observer_(observer), lsq_grad_scale_(lsq_grad_scale) {
   scale = Tensor::ones({1});
   zero_point = Tensor::zeros({1});
   register_parameter("scale", &scale);
@@ -27,19 +30,22 @@ void ActQuantizer::set_range(double s, double z) {
 
 Tensor ActQuantizer::forward(const Tensor& x) {
   if (state == State::Off) return x;
-  if (state == State::Calibrate) {
+  if (state == State::Calibrate || state == State::Observe) {
     Tensor host = x.detach().contiguous().to(Device::cpu()).to(DType::F32);
     QuantRange r;
     try {
-      r = lp_search(host.data<float>(), host.numel(), bits_, lp_);
+      r = observe_tensor(host.data<float>(), host.numel(), bits_, lp_, observer_);
     } catch (const Error& e) {
       throw Error(str("calibrating the activation quantizer '", label, "': ", e.what(),
                       " (check the calibration images and the weights)"));
     }
     set_range(r.scale, r.zero_point);
+    const bool pass_through = state == State::Observe;
     state = State::On;
+    if (pass_through) return x;
   }
-  Tensor y = fake_quant(x, scale, zero_point, 0, qmax());
+  const double g = lsq_grad_scale_ ? 1.0 / std::sqrt(double(x.numel()) * double(qmax())) : 1.0;
+  Tensor y = fake_quant(x, scale, zero_point, 0, qmax(), -1, g);
   if (drop_p > 0 && rng) y = qdrop(y, x, drop_p, *rng);
   return y;
 }

@@ -7,6 +7,7 @@
 
 #include "core/rng.h"
 #include "models/module.h"
+#include "quant/range_search.h"
 
 namespace nwq {
 
@@ -14,10 +15,15 @@ class ActQuantizer : public Module {
  public:
   enum class State {
     Off,        // passes x through (the FP model)
-    Calibrate,  // the next call sets the range by the Lp search on its input, then turns On
+    Calibrate,  // the next call sets the range by the observer on its input, then turns On
+    Observe,    // as Calibrate, but that call passes its input through unquantized (QDrop's
+                // calibration on the full-precision network)
     On,
   };
-  explicit ActQuantizer(int bits, double lp = 2.4);
+  // lp, observer: the range search; lsq_grad_scale: the scale's gradient is multiplied by
+  // 1 / sqrt(numel(x) * qmax) (LSQ, as QDrop), else by 1.
+  explicit ActQuantizer(int bits, double lp = 2.4, Observer observer = Observer::Mse,
+                        bool lsq_grad_scale = true);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "ActQuantizer"; }
   std::string extra_repr() const override;
@@ -41,6 +47,8 @@ class ActQuantizer : public Module {
  private:
   int bits_;
   double lp_;
+  Observer observer_;
+  bool lsq_grad_scale_;
 };
 using ActQuantizerPtr = std::shared_ptr<ActQuantizer>;
 

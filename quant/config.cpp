@@ -62,6 +62,9 @@ std::string to_string(Mixing m) {
   return "?";
 }
 
+std::string to_string(CalibOn c) { return c == CalibOn::Fp ? "fp" : "quantized"; }
+std::string to_string(LossReduce r) { return r == LossReduce::Channel ? "channel" : "sample"; }
+
 // The enum value whose to_string is `text`, else an error listing the choices.
 template <class E>
 static E parse_enum(const std::string& text, const std::string& flag, std::vector<E> values) {
@@ -80,6 +83,12 @@ Rounding parse_rounding(const std::string& text, const std::string& flag) {
 }
 Mixing parse_mixing(const std::string& text, const std::string& flag) {
   return parse_enum<Mixing>(text, flag, {Mixing::None, Mixing::QDrop, Mixing::AMixup});
+}
+CalibOn parse_calib_on(const std::string& text, const std::string& flag) {
+  return parse_enum<CalibOn>(text, flag, {CalibOn::Fp, CalibOn::Quantized});
+}
+LossReduce parse_loss_reduce(const std::string& text, const std::string& flag) {
+  return parse_enum<LossReduce>(text, flag, {LossReduce::Channel, LossReduce::Sample});
 }
 
 void validate(const QuantConfig& c) {
@@ -123,6 +132,10 @@ Json QuantConfig::to_json() const {
   j.set("lr_round", lr_round);
   j.set("lr_act", lr_act);
   j.set("lp", lp);
+  j.set("observer", to_string(observer));
+  j.set("calib_on", to_string(calib_on));
+  j.set("loss_reduce", to_string(loss_reduce));
+  j.set("act_grad_scale", act_grad_scale);
   j.set("lambda", lambda);
   j.set("beta_start", beta_start);
   j.set("beta_end", beta_end);
@@ -166,6 +179,15 @@ QuantConfig QuantConfig::from_json(const Json& j) {
   c.lr_round = j.at("lr_round").as_double();
   c.lr_act = j.at("lr_act").as_double();
   c.lp = j.at("lp").as_double();
+  // Files written before these fields existed used the earlier choices.
+  c.observer = j.contains("observer") ? parse_observer(j.at("observer").as_string(), "observer")
+                                      : Observer::Shrink;
+  c.calib_on = j.contains("calib_on") ? parse_calib_on(j.at("calib_on").as_string(), "calib_on")
+                                      : CalibOn::Quantized;
+  c.loss_reduce = j.contains("loss_reduce")
+                      ? parse_loss_reduce(j.at("loss_reduce").as_string(), "loss_reduce")
+                      : LossReduce::Sample;
+  c.act_grad_scale = j.contains("act_grad_scale") && j.at("act_grad_scale").as_bool();
   c.lambda = j.at("lambda").as_double();
   c.beta_start = j.at("beta_start").as_double();
   c.beta_end = j.at("beta_end").as_double();
@@ -184,16 +206,24 @@ QuantConfig QuantConfig::from_json(const Json& j) {
 }
 
 std::string describe_conventions(const QuantConfig& c) {
+  const std::string search = c.observer == Observer::Mse
+                                 ? str("QDrop's MSE observer (L", c.lp, ", 100 ranges x every zero point)")
+                                 : str("the shrinking L", c.lp, " search");
   std::string s;
-  s += str("  weights: W", c.wbits, ", per output channel, asymmetric; initial range by the L",
-           c.lp, " clipping search\n");
-  s += str("  activations: A", c.abits, ", per tensor, asymmetric, learnable step (LSQ); ",
-           "range initialised by the same search on ", c.init_images, " calibration images\n");
+  s += str("  weights: W", c.wbits, ", per output channel, asymmetric; initial range by ", search, "\n");
+  s += str("  activations: A", c.abits, ", per tensor, asymmetric, learnable step (LSQ",
+           c.act_grad_scale ? ", gradient scale 1/sqrt(numel*qmax)" : "", "); range by the same ",
+           "observer on ", c.init_images, " calibration images through the ",
+           c.calib_on == CalibOn::Fp ? "full-precision network" : "quantized prefix", "\n");
   s += "  placement: after every ReLU/ReLU6 inside a block and at each block output; input image"
        " not quantized\n";
   s += str("  8-bit: first layer weights ", c.first_layer_8bit ? "yes" : "no",
            ", last layer weights ", c.last_layer_8bit ? "yes" : "no", ", last layer input ",
            c.last_act_8bit ? "yes" : "no", "\n");
+  s += str("  reconstruction loss: squared error summed over ",
+           c.loss_reduce == LossReduce::Channel ? "channels, averaged over batch and positions"
+                                                : "each sample, averaged over the batch",
+           "\n");
   s += "  BN folded into the preceding conv; rounding hardened at the end; evaluation never mixes\n";
   return s;
 }

@@ -7,12 +7,20 @@
 #include <vector>
 
 #include "core/json.h"
+#include "quant/range_search.h"
 
 namespace nwq {
 
 enum class Scope { None, Layer, Block, Network };
 enum class Rounding { Nearest, AdaRound, ASoftmax };
 enum class Mixing { None, QDrop, AMixup };
+// Where activation ranges are first set: on the full-precision network (QDrop's calibration: every
+// fake quantizer off while the observers watch) or on the already-quantized prefix (nwq before).
+enum class CalibOn { Fp, Quantized };
+// Reconstruction loss reduction: channel = BRECQ/QDrop's lp_loss, (pred - tgt)^2 summed over
+// channels (dim 1) and averaged over the batch and spatial positions; sample = summed over all of
+// a sample's elements and averaged over the batch (nwq before).
+enum class LossReduce { Channel, Sample };
 
 struct QuantConfig {
   std::string method = "nwq";  // the preset the axes came from ("custom" when overridden)
@@ -33,7 +41,13 @@ struct QuantConfig {
   int64_t batch = 32;
   double lr_round = 1e-3;     // Adam, rounding variables
   double lr_act = 4e-5;       // Adam with cosine decay, activation steps
-  double lp = 2.4;            // exponent of the clipping search
+  double lp = 2.4;            // exponent of the range search's error
+  Observer observer = Observer::Mse;  // initial ranges: QDrop's MSEObserver, or shrink
+  CalibOn calib_on = CalibOn::Fp;
+  LossReduce loss_reduce = LossReduce::Channel;
+  // LSQ's gradient scale for activation steps, 1 / sqrt(numel(x) * qmax) as QDrop's
+  // LSQFakeQuantize (use_grad_scaling); false: 1 (nwq before).
+  bool act_grad_scale = true;
 
   // AdaRound.
   double lambda = 0.01;  // regularizer weight
@@ -63,9 +77,13 @@ const std::vector<std::string>& preset_names();
 std::string to_string(Scope s);
 std::string to_string(Rounding r);
 std::string to_string(Mixing m);
+std::string to_string(CalibOn c);
+std::string to_string(LossReduce r);
 Scope parse_scope(const std::string& text, const std::string& flag);
 Rounding parse_rounding(const std::string& text, const std::string& flag);
 Mixing parse_mixing(const std::string& text, const std::string& flag);
+CalibOn parse_calib_on(const std::string& text, const std::string& flag);
+LossReduce parse_loss_reduce(const std::string& text, const std::string& flag);
 
 // Throws naming the field when a value is out of range (bits outside 2..8, iters < 0, ...).
 void validate(const QuantConfig& config);

@@ -109,10 +109,10 @@ Tensor QuantLayer::soft_weight() const {
              : asoftmax_soft_weight(w_floor_, round_v, cand_lo_, tau, scale, zero_point, 0, qmax());
 }
 
-void QuantLayer::init_grid(int bits, double lp) {
+void QuantLayer::init_grid(int bits, double lp, Observer observer) {
   bits_ = bits;
   const Device device = weight.device();
-  lp_search_per_channel(weight, bits, lp, scale, zero_point);
+  observe_per_channel(weight, bits, lp, observer, scale, zero_point);
   std::vector<double> w = host_values(weight), s = host_values(scale), z = host_values(zero_point);
   const int64_t channels = weight.size(0), inner = weight.numel() / channels;
   std::vector<double> fl(w.size()), q(w.size());

@@ -27,9 +27,9 @@ class QuantLayer : public Module {
   std::string type_name() const override { return "QuantLayer"; }
   std::string extra_repr() const override;
 
-  // Sets bits, the per-channel grid by the Lp search on the folded weight, and the nearest
+  // Sets bits, the per-channel grid by the observer on the folded weight, and the nearest
   // codes; mode becomes Nearest.
-  void init_grid(int bits, double lp);
+  void init_grid(int bits, double lp, Observer observer = Observer::Mse);
   // Creates the rounding variables for rounding (AdaRound V, or ASoftmax logits over the
   // candidates lo..hi) so that the soft weight starts at the folded weight; mode becomes Soft.
   void init_rounding(Rounding rounding, int cand_lo, int cand_hi);

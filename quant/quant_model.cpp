@@ -154,7 +154,8 @@ void QuantModel::build(const Tensor& sample) {
 }
 
 ActQuantizerPtr QuantModel::new_act_quantizer(const std::string& name, size_t block) {
-  auto q = std::make_shared<ActQuantizer>(config_.abits, config_.lp);
+  auto q = std::make_shared<ActQuantizer>(config_.abits, config_.lp, config_.observer,
+                                          config_.act_grad_scale);
   q->label = name;
   acts_.push_back({name, block, q});
   return q;
@@ -189,7 +190,7 @@ Tensor QuantModel::forward(const Tensor& x) {
 }
 
 void QuantModel::init_weight_grids() {
-  for (auto& e : layers_) e.layer->init_grid(e.layer->bits(), config_.lp);
+  for (auto& e : layers_) e.layer->init_grid(e.layer->bits(), config_.lp, config_.observer);
 }
 
 void QuantModel::set_acts(ActQuantizer::State state) {

@@ -110,7 +110,7 @@ void reconstruct_layers(QuantModel& m, const Tensor& calib, const ReconstructOpt
     u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
       Tensor x = gather_rows(q_in, idx);
       if (c.mixing == Mixing::QDrop) x = qdrop(x, gather_rows(fp_in, idx), c.drop_p, mix_rng);
-      return per_sample_mse(e.layer->forward(x), gather_rows(fp_out, idx));
+      return reconstruction_loss(e.layer->forward(x), gather_rows(fp_out, idx), c.loss_reduce);
     };
     run_unit(m, u, calib.size(0), rng, o, logs);
   }
@@ -141,7 +141,7 @@ void reconstruct_blocks(QuantModel& m, const Tensor& calib, bool learn_rounding,
     u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
       Tensor x = gather_rows(q_cur, idx);
       if (qdrop_on && b > 0) x = qdrop(x, gather_rows(fp_cur, idx), c.drop_p, mix_rng);
-      return per_sample_mse(m.run_block(b, x), gather_rows(fp_out, idx));
+      return reconstruction_loss(m.run_block(b, x), gather_rows(fp_out, idx), c.loss_reduce);
     };
     u.mix_rng = &mix_rng;
     const bool has_work = learn_rounding ? !u.layers.empty() : !u.acts.empty();
@@ -203,7 +203,7 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
     Tensor h = x, loss;
     for (size_t b = 0; b < m.num_blocks(); ++b) {
       Tensor y = m.run_block(b, h);
-      Tensor term = per_sample_mse(y, fp[b]);
+      Tensor term = reconstruction_loss(y, fp[b], c.loss_reduce);
       loss = loss.defined() ? loss + term : term;
       h = c.mixing == Mixing::AMixup ? amixup(fp[b], y, share) : y;
     }
@@ -219,9 +219,16 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
 
 void calibrate(QuantModel& m, const Tensor& images) {
   NoGradGuard no_grad;
-  m.init_weight_grids();
-  m.set_acts(ActQuantizer::State::Calibrate);
-  m.forward(images);
+  if (m.config().calib_on == CalibOn::Fp) {  // QDrop: observers watch the FP network
+    m.set_layer_modes(QuantLayer::Mode::Float);
+    m.set_acts(ActQuantizer::State::Observe);
+    m.forward(images);
+    m.init_weight_grids();
+  } else {  // each quantizer sees the already-quantized network before it
+    m.init_weight_grids();
+    m.set_acts(ActQuantizer::State::Calibrate);
+    m.forward(images);
+  }
   for (const auto& a : m.acts())
     NWQ_CHECK(a.quantizer->state == ActQuantizer::State::On, "calibrate: quantizer ", a.name,
               " was not reached by the forward");

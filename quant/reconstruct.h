@@ -31,8 +31,10 @@ struct ReconstructOptions {
   const Checkpointing* checkpoint = nullptr;  // periodic run state and resume point (run_state.h)
 };
 
-// Weight grids (Lp search), nearest codes, then activation ranges from one forward of `images`
-// with every quantizer in Calibrate state (each sees the already-quantized network before it).
+// Weight grids (the observer on each folded weight), nearest codes, and activation ranges from
+// one forward of `images`: through the full-precision network (calib_on fp, QDrop's
+// main_imagenet.py) or with every quantizer in Calibrate state, each seeing the already-quantized
+// network before it (calib_on quantized). Afterwards every quantizer is On, every layer Nearest.
 void calibrate(QuantModel& model, const Tensor& images);
 
 // Runs the configured reconstruction on the calibration images (already on the model's device)

@@ -1,6 +1,7 @@
 // The reconstruction optimization loop of one unit (a layer, a block, or the whole network).
 #include "quant/unit_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/engine.h"
@@ -13,8 +14,17 @@
 
 namespace nwq {
 
-Tensor per_sample_mse(const Tensor& a, const Tensor& b) {
-  return mse_loss(a, b) * (double(a.numel()) / double(a.size(0)));
+Tensor reconstruction_loss(const Tensor& a, const Tensor& b, LossReduce reduce) {
+  const double per_mean = reduce == LossReduce::Channel ? double(a.size(1))
+                                                        : double(a.numel()) / double(a.size(0));
+  return mse_loss(a, b) * per_mean;
+}
+
+double adaround_beta(const QuantConfig& c, int64_t it, int64_t iters) {
+  const double count = double(it + 1), start = c.warmup * double(iters);
+  if (count < start) return 0;
+  const double rel = (count - start) / (double(iters) - start);
+  return c.beta_end + (c.beta_start - c.beta_end) * std::max(0.0, 1 - rel);
 }
 
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& idx) {
@@ -27,13 +37,6 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& idx) {
 }
 
 namespace {
-
-// AdaRound's beta: beta_start during the warm-up, then linear to beta_end. 0 = no regularizer.
-double beta_at(const QuantConfig& c, double t) {
-  if (t < c.warmup) return 0;
-  const double rel = (t - c.warmup) / (1 - c.warmup);
-  return c.beta_end + (c.beta_start - c.beta_end) * std::max(0.0, 1 - rel);
-}
 
 // config.batch distinct indices below n (all of them, shuffled, when n <= batch).
 std::vector<int64_t> draw_batch(Rng& rng, int64_t n, int64_t batch) {
@@ -110,7 +113,7 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_sample
     Tensor loss = unit.rec_loss(draw_batch(rng, num_samples, c.batch), t);
     const double rec = loss.item();
     double reg = 0;
-    const double beta = adaround ? beta_at(c, t) : 0;
+    const double beta = adaround ? adaround_beta(c, it, unit.iters) : 0;
     if (beta > 0 && c.lambda > 0) {
       Tensor r;
       for (auto& l : unit.layers) r = r.defined() ? r + l->regularizer(beta) : l->regularizer(beta);

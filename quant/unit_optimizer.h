@@ -30,8 +30,16 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& config, int64_t num_s
                       const ReconstructOptions& options, const QuantModel& model,
                       const std::vector<UnitLog>& done);
 
-// Sum over elements of (a - b)^2 divided by the batch size (BRECQ's reconstruction loss).
-Tensor per_sample_mse(const Tensor& a, const Tensor& b);
+// The reconstruction loss between a quantized output a and its FP target b ([N, C, ...]):
+// channel: BRECQ/QDrop's lp_loss with p = 2, (a - b)^2 summed over dim 1 and averaged over the
+// batch and the spatial positions (= sum / (N * H * W)); sample: summed over each sample's
+// elements and averaged over the batch (= sum / N).
+Tensor reconstruction_loss(const Tensor& a, const Tensor& b, LossReduce reduce);
+
+// AdaRound's beta at iteration it (0-based) of iters, as BRECQ/QDrop's LossFunction counts
+// (count = it + 1): 0 (no regularizer) while count < warmup * iters, then linear from beta_start
+// to beta_end.
+double adaround_beta(const QuantConfig& config, int64_t it, int64_t iters);
 
 // Rows idx of x (dim 0), a plain copy on x's device.
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& idx);

@@ -161,9 +161,10 @@ TEST_CASE("model_zoo: torchvision parameter counts, names and structure") {
   CHECK(names[16] == "layer4.2");
   CHECK(names.back() == "head");
   names = block_names(*mb);
-  REQUIRE(names.size() == 19);
+  REQUIRE(names.size() == 20);
   CHECK(names[1] == "features.1");
   CHECK(names[17] == "features.17");
+  CHECK(names[18] == "features.18");  // the last 1x1 conv is a unit of its own (BRECQ/QDrop)
   CHECK(names.back() == "head");
   // A small ImageNet-style input: 64 -> 32 (conv1) -> 16 (maxpool) -> 16, 8, 4, 2.
   Rng rng(7);
@@ -207,8 +208,8 @@ TEST_CASE("model_zoo: mobilenetv2_cifar changes two strides and ends at 4x4") {
   CHECK(dynamic_cast<Conv2d&>(*model->find("features.4.conv.1.0")).params().stride_h == 2);
   Rng rng(4);
   std::vector<Shape> shapes = block_shapes(*model, Tensor::normal({2, 3, 32, 32}, rng));
-  REQUIRE(shapes.size() == 19);
-  auto at = [&](int feature) { return shapes[feature]; };  // block i is features.i; 18 = head
+  REQUIRE(shapes.size() == 20);
+  auto at = [&](int feature) { return shapes[feature]; };  // block i is features.i; 19 = head
   CHECK(at(0) == Shape{2, 32, 32, 32});
   CHECK(at(1) == Shape{2, 16, 32, 32});
   CHECK(at(3) == Shape{2, 24, 32, 32});
@@ -217,7 +218,8 @@ TEST_CASE("model_zoo: mobilenetv2_cifar changes two strides and ends at 4x4") {
   CHECK(at(13) == Shape{2, 96, 8, 8});
   CHECK(at(14) == Shape{2, 160, 4, 4});
   CHECK(at(17) == Shape{2, 320, 4, 4});
-  CHECK(at(18) == Shape{2, 10});
+  CHECK(at(18) == Shape{2, 1280, 4, 4});
+  CHECK(at(19) == Shape{2, 10});
   // The ImageNet model: 64 -> 32 (stem) -> 32 -> 16 (features.2) -> ... -> 2 (features.14).
   ModelPtr imagenet = create_model("mobilenet_v2", 5, 3, 0);
   shapes = block_shapes(*imagenet, Tensor::normal({1, 3, 64, 64}, rng));

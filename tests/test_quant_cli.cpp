@@ -83,6 +83,10 @@ TEST_CASE("quant cli: flag errors name the flag and write nothing") {
   CHECK(contains(run({"--tau", "1"}), "--tau"));
   CHECK(contains(run({"--beta", "a:b"}), "--beta"));
   CHECK(contains(run({"--drop-p", "2"}), "--drop-p"));
+  CHECK(contains(run({"--observer", "minmax"}), "--observer"));
+  CHECK(contains(run({"--calib-on", "int"}), "--calib-on"));
+  CHECK(contains(run({"--loss-reduce", "mean"}), "--loss-reduce"));
+  CHECK(contains(run({"--act-grad-scale", "2"}), "--act-grad-scale"));
   CHECK(contains(run({"--model", "resnet7"}), "resnet20"));
   CHECK(contains(run({"--device", "tpu"}), "--device"));
   CHECK(contains(quantize_error({"--weights", w.path, "--out", "/no/such/dir/q.safetensors"}),

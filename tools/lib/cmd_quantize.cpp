@@ -40,7 +40,15 @@ void declare_flags(ArgParser& a) {
   a.add("--tau", "START:END", "1:0.01", "ASoftmax temperature, annealed linearly");
   a.add("--drop-p", "X", "0.5", "QDrop: probability of keeping the unquantized value");
   a.add("--mix-share", "START:END", "0.5:0", "AMixup: FP share of block inputs, annealed linearly");
-  a.add("--lp", "P", "2.4", "exponent of the clipping search for initial ranges");
+  a.add("--lp", "P", "2.4", "exponent of the range search's error |x - q(x)|^P");
+  a.add("--observer", "O", "mse", "initial ranges: mse (QDrop's MSEObserver: 100 ranges x every "
+        "zero point) or shrink (nwq's earlier shrinking search)");
+  a.add("--calib-on", "C", "fp", "activation ranges observed on the fp network (QDrop) or on the "
+        "quantized prefix");
+  a.add("--loss-reduce", "R", "channel", "reconstruction loss: channel (summed over channels, "
+        "averaged over batch and positions: BRECQ/QDrop) or sample (summed over each sample)");
+  a.add("--act-grad-scale", "G", "lsq", "activation step gradient scale: lsq (1/sqrt(numel*qmax), "
+        "QDrop) or none");
   a.add_switch("--cache-fp", "network scope: cache the FP block outputs of all calibration images "
                "(faster; prints the memory it takes) instead of recomputing them each iteration");
   a.add_switch("--no-8bit-first", "quantize the first layer's weights to --wbits too");
@@ -112,6 +120,10 @@ QuantConfig config_from_flags(const ArgParser& a, const std::string& model_name)
   c.drop_p = a.get_double("--drop-p", 0, 1);
   std::tie(c.mix_start, c.mix_end) = pair_flag(a, "--mix-share");
   c.lp = a.get_double("--lp", 1, 100);
+  c.observer = parse_observer(a.get("--observer"), "--observer");
+  c.calib_on = parse_calib_on(a.get("--calib-on"), "--calib-on");
+  c.loss_reduce = parse_loss_reduce(a.get("--loss-reduce"), "--loss-reduce");
+  c.act_grad_scale = a.get_choice("--act-grad-scale", {"lsq", "none"}) == "lsq";
   c.first_layer_8bit = !a.on("--no-8bit-first");
   c.last_layer_8bit = !a.on("--no-8bit-last");
   c.last_act_8bit = !a.on("--no-8bit-last-input");
