@@ -85,7 +85,7 @@ $(BUILD)/%.o: %.cpp $(FLAGS_STAMP)
 
 # The range searches emulate PyTorch's float arithmetic step by step (QDrop's observer): no fused
 # multiply-adds there (GCC contracts a*b+c into one FMA by default).
-$(BUILD)/quant/lp_error.o $(BUILD)/quant/mse_observer.o: CXXFLAGS += -ffp-contract=off
+$(BUILD)/ops/lp_error.o $(BUILD)/quant/mse_observer.o: CXXFLAGS += -ffp-contract=off
 
 $(BUILD)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

@@ -11,3 +11,5 @@ void run_model_bench();
 void run_gpu_conv_bench();
 // ms per NWQ iteration on ResNet-18 (synthetic data) next to the same iteration in PyTorch.
 void run_nwq_bench();
+// Calibration seconds (weights, activations) of ResNet-18/50 at 224 px with QDrop's observer.
+void run_calib_bench();

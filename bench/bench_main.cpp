@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     if (wanted("models")) run_model_bench();
     if (wanted("gpuconv")) run_gpu_conv_bench();
     if (wanted("nwqiter")) run_nwq_bench();
+    if (wanted("calib")) run_calib_bench();
   } catch (const nwq::Error& e) {
     std::fprintf(stderr, "bench: error: %s\n", e.what());
     return 1;

@@ -12,6 +12,7 @@
 #include "ops/elementwise.h"
 #include "ops/fake_quant.h"
 #include "ops/linear.h"
+#include "ops/lp_error.h"
 #include "ops/loss.h"
 #include "ops/mix.h"
 #include "ops/pool.h"
@@ -76,6 +77,7 @@ CudaKernel<PoolBwdFn> global_avg_pool2d_backward_cuda;
 // -- quantization kernels --
 CudaKernel<FakeQuantFwdFn> fake_quant_forward_cuda;  // cuda/fake_quant.cu
 CudaKernel<FakeQuantBwdFn> fake_quant_backward_cuda;
+CudaKernel<QuantErrorSumsFn> quant_error_sums_cuda;  // cuda/lp_error.cu
 CudaKernel<AdaRoundFwdFn> adaround_forward_cuda;  // cuda/soft_round.cu
 CudaKernel<AdaRoundBwdFn> adaround_backward_cuda;
 CudaKernel<AdaRoundHFwdFn> adaround_h_forward_cuda;
@@ -141,6 +143,7 @@ static void register_cuda_kernels() {
   // -- quantization kernels --
   fake_quant_forward_kernel.cuda_f32 = fake_quant_forward_cuda;
   fake_quant_backward_kernel.cuda_f32 = fake_quant_backward_cuda;
+  quant_error_sums_kernel.cuda_f32 = quant_error_sums_cuda;
   adaround_forward_kernel.cuda_f32 = adaround_forward_cuda;
   adaround_backward_kernel.cuda_f32 = adaround_backward_cuda;
   adaround_h_forward_kernel.cuda_f32 = adaround_h_forward_cuda;

@@ -7,6 +7,7 @@
 #include "ops/elementwise.h"
 #include "ops/fake_quant.h"
 #include "ops/linear.h"
+#include "ops/lp_error.h"
 #include "ops/loss.h"
 #include "ops/mix.h"
 #include "ops/pool.h"
@@ -69,6 +70,7 @@ std::vector<KernelSlotInfo> all_kernel_slots() {
       info(adam_step_kernel),
       info(fake_quant_forward_kernel),
       info(fake_quant_backward_kernel),
+      info(quant_error_sums_kernel),
       info(adaround_forward_kernel),
       info(adaround_backward_kernel),
       info(adaround_h_forward_kernel),

@@ -31,10 +31,9 @@ void ActQuantizer::set_range(double s, double z) {
 Tensor ActQuantizer::forward(const Tensor& x) {
   if (state == State::Off) return x;
   if (state == State::Calibrate || state == State::Observe) {
-    Tensor host = x.detach().contiguous().to(Device::cpu()).to(DType::F32);
     QuantRange r;
     try {
-      r = observe_tensor(host.data<float>(), host.numel(), bits_, lp_, observer_);
+      r = observe_tensor(x.detach(), bits_, lp_, observer_);
     } catch (const Error& e) {
       throw Error(str("calibrating the activation quantizer '", label, "': ", e.what(),
                       " (check the calibration images and the weights)"));

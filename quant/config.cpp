@@ -24,6 +24,7 @@ QuantConfig preset_config(const std::string& method, const std::string& model_na
   } else if (method == "brecq") {
     c.scope = Scope::Block, c.rounding = Rounding::AdaRound, c.mixing = Mixing::None;
     c.learn_act_steps = false, c.act_steps_afterwards = true;
+    c.lr_act = 4e-4;  // BRECQ's main_imagenet.py --lr for its activation pass
   } else if (method == "qdrop") {
     c.scope = Scope::Block, c.rounding = Rounding::AdaRound, c.mixing = Mixing::QDrop;
   } else if (method == "nwq") {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "quant/lp_error.h"
+#include "ops/lp_error.h"
 
 namespace nwq {
 
@@ -210,6 +210,46 @@ QuantRange mse_observe_tensor(const float* x, int64_t n, int bits, double p) {
   if (side != DataSide::TwoSided)
     return to_range(search_1d(nonzero.data(), m, qmax, p, lo, hi, side, parallel, first), bits);
   return to_range(search_2d(nonzero.data(), m, qmax, p, lo, hi, parallel, first), bits);
+}
+
+QuantRange mse_observe_tensor(const Tensor& x_in, int bits, double p) {
+  Tensor x = x_in.detach().contiguous();
+  if (!x.device().is_cuda()) return mse_observe_tensor(x.data<float>(), x.numel(), bits, p);
+  Tensor host = x.to(Device::cpu());  // min and max decide the candidates (cheap next to them)
+  float lo, hi;
+  min_max(host.data<float>(), host.numel(), lo, hi);
+  const int qmax = (1 << bits) - 1;
+  const DataSide side = data_side(lo, hi);
+  std::vector<Candidate> cand;
+  if (side != DataSide::TwoSided) {
+    const float xrange = std::max(std::fabs(lo), hi);
+    for (int i = 1; i <= kCandidates; ++i) {
+      const float thres = xrange / static_cast<float>(kCandidates) * static_cast<float>(i);
+      cand.push_back({side == DataSide::NonNegative ? 0.0f : -thres,
+                      side == DataSide::NonPositive ? 0.0f : thres, 0.0, i});
+    }
+  } else {
+    const float xrange = hi - lo;
+    for (int i = 1; i <= kCandidates; ++i) {
+      const float tmp_max = xrange / static_cast<float>(kCandidates) * static_cast<float>(i);
+      const float delta = tmp_max / static_cast<float>(qmax);
+      for (int zp = 0; zp <= qmax; ++zp) {
+        const float shift = static_cast<float>(zp) * delta;
+        cand.push_back({0.0f - shift, tmp_max - shift, 0.0, int64_t(i) * (qmax + 1) + zp});
+      }
+    }
+  }
+  std::vector<float> scales, zero_points;
+  for (const Candidate& c : cand) {
+    const Grid32 g = qparams32(c.lo, c.hi, qmax);
+    scales.push_back(g.scale);
+    zero_points.push_back(g.zero_point);
+  }
+  const std::vector<double> err = quant_error_sums(x, scales, zero_points, qmax, p);
+  Candidate best = start(lo, hi, x.numel());
+  for (size_t k = 0; k < cand.size(); ++k)
+    if (better(err[k], cand[k].order, best)) best = {cand[k].lo, cand[k].hi, err[k], cand[k].order};
+  return to_range(best, bits);
 }
 
 QuantRange mse_observe_channel(const float* x, int64_t n, int bits, double p, DataSide side) {

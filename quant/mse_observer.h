@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/tensor.h"
 #include "quant/range_search.h"
 
 namespace nwq {
@@ -17,6 +18,11 @@ DataSide data_side(float min_value, float max_value);
 
 // Per tensor (activations): all n values, one grid.
 QuantRange mse_observe_tensor(const float* x, int64_t n, int bits, double p);
+
+// Per tensor, on the tensor's device: on the GPU every candidate of QDrop's loop (1-D: 100;
+// 2-D: 100 x 2^bits, each with its own grid as QDrop computes it) is summed there in one
+// launch (ops/lp_error.h); the choice is made on the host in QDrop's order. On the CPU, as above.
+QuantRange mse_observe_tensor(const Tensor& x, int bits, double p);
 
 // One output channel of a weight (per-channel quantization). `side` is the whole weight tensor's
 // (QDrop decides 1-D or 2-D once for the tensor); two-sided search clamps the channel's

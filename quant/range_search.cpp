@@ -68,6 +68,12 @@ QuantRange observe_tensor(const float* x, int64_t n, int bits, double p, Observe
   return kind == Observer::Mse ? mse_observe_tensor(x, n, bits, p) : shrink_search(x, n, bits, p);
 }
 
+QuantRange observe_tensor(const Tensor& x, int bits, double p, Observer kind) {
+  if (kind == Observer::Mse) return mse_observe_tensor(x.to(DType::F32), bits, p);
+  Tensor host = x.detach().contiguous().to(Device::cpu()).to(DType::F32);
+  return shrink_search(host.data<float>(), host.numel(), bits, p);
+}
+
 void observe_per_channel(const Tensor& weight, int bits, double p, Observer kind, Tensor& scale,
                          Tensor& zero_point) {
   Tensor w = weight.contiguous().to(Device::cpu());

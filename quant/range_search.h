@@ -23,6 +23,8 @@ Observer parse_observer(const std::string& text, const std::string& flag);
 
 // The range of n values (one grid for all) by the observer.
 QuantRange observe_tensor(const float* x, int64_t n, int bits, double p, Observer kind);
+// The same for a F32 tensor on any device (QDrop's observer searches on the GPU there).
+QuantRange observe_tensor(const Tensor& x, int bits, double p, Observer kind);
 
 // One range per output channel (axis 0) of a weight (any device; searched on the CPU): scale and
 // zero_point tensors [O] on the CPU. Channels run in parallel; the result does not depend on the

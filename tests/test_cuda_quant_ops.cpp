@@ -10,6 +10,8 @@
 #include "autograd/engine.h"
 #include "core/rng.h"
 #include "ops/fake_quant.h"
+#include "ops/lp_error.h"
+#include "quant/mse_observer.h"
 #include "ops/mix.h"
 #include "ops/soft_round.h"
 #include "tests/cuda_parity.h"
@@ -54,6 +56,28 @@ Tensor quant_input(const Shape& shape, uint64_t seed) {
 }  // namespace
 
 TEST_SUITE("cuda") {
+  TEST_CASE("cuda quant: range-search error sums and QDrop's observer match the CPU") {
+    if (no_gpu()) return;
+    Tensor x = rand32({3, 5, 37, 41}, 9, -2, 3);  // two-sided, not a multiple of any block size
+    const std::vector<float> s = {0.01f, 0.05f, 0.3f, 1e-8f, 2.0f}, z = {0, 3, 15, 7, 1};
+    const std::vector<double> cpu = quant_error_sums(x, s, z, 15, 2.4);
+    const std::vector<double> gpu = quant_error_sums(x.to(Device::cuda()), s, z, 15, 2.4);
+    REQUIRE(gpu.size() == cpu.size());
+    for (size_t k = 0; k < cpu.size(); ++k) CHECK(gpu[k] == doctest::Approx(cpu[k]).epsilon(1e-11));
+    CHECK(quant_error_sums(x.to(Device::cuda()), s, z, 15, 2.4) == gpu);  // run to run: same bits
+    Tensor relu = rand32({4, 7, 33, 29}, 10, -1, 2);
+    for (int64_t i = 0; i < relu.numel(); ++i) relu.data<float>()[i] = std::max(relu.data<float>()[i], 0.0f);
+    for (const Tensor& data : {x, relu}) {
+      for (int bits : {2, 4, 8}) {
+        CAPTURE(bits);
+        const QuantRange a = mse_observe_tensor(data, bits, 2.4);
+        const QuantRange b = mse_observe_tensor(data.to(Device::cuda()), bits, 2.4);
+        CHECK(b.scale == doctest::Approx(a.scale).epsilon(1e-6));
+        CHECK(b.zero_point == a.zero_point);
+      }
+    }
+  }
+
   TEST_CASE("cuda quant: fake_quant forward and gradients match the CPU") {
     if (no_gpu()) return;
     struct Case {

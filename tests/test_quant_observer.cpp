@@ -9,7 +9,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/rng.h"
-#include "quant/lp_error.h"
+#include "ops/lp_error.h"
 #include "quant/mse_observer.h"
 #include "quant/range_search.h"
 #include "quant/reconstruct.h"

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
 import st_io  # noqa: E402
 from qdrop_ref import QuantModel  # noqa: E402
-from recon_ref import evaluate, nwq, qdrop, reconstruct_unit  # noqa: E402
+from recon_ref import brecq, evaluate, nwq, qdrop, reconstruct_unit  # noqa: E402
 
 GENERATOR = "tests/reference/harness.py"
 
@@ -139,6 +139,8 @@ def cmd_run(a):
         qdrop(qm, calib, a.iters, weight, drop_prob=0.5, log=log)
     elif a.method == "brecq_style":
         qdrop(qm, calib, a.iters, weight, drop_prob=1.0, log=log)
+    elif a.method == "brecq":
+        brecq(qm, calib, a.iters, weight, log=log)
     elif a.method == "nwq":
         nwq(qm, calib, a.iters, log=log)
     top1 = evaluate(qm, test, labels)
@@ -172,7 +174,7 @@ def main():
     r.add_argument("--weights", required=True)
     r.add_argument("--calib", required=True)
     r.add_argument("--test", required=True)
-    r.add_argument("--method", choices=["rtn", "qdrop", "brecq_style", "nwq"], required=True)
+    r.add_argument("--method", choices=["rtn", "qdrop", "brecq_style", "brecq", "nwq"], required=True)
     r.add_argument("--wbits", type=int, default=4)
     r.add_argument("--abits", type=int, default=4)
     r.add_argument("--iters", type=int, default=3000, help="per unit (qdrop, brecq_style) or in all (nwq)")

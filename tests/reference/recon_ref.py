@@ -118,6 +118,39 @@ def qdrop(qm, calib, iters, weight, drop_prob=0.5, log=print):
         reconstruct_unit(qm, u, calib, iters, drop_prob, weight)
 
 
+def act_pass_unit(qm, u, calib, iters, lr=4e-4, p=2.4, batch=32):
+    """BRECQ's activation pass for unit u (block_reconstruction with act_quant=True): only the
+    unit's activation steps, Adam with cosine decay, lp_loss with exponent p, quantized input."""
+    acts = qm.unit_acts[u]
+    if not acts:
+        return
+    q_in, _, fp_out = unit_io(qm, u, calib, batch)
+    opt = torch.optim.Adam([a.scale for a in acts], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=0.0)
+    for _ in range(iters):
+        idx = torch.randperm(q_in.shape[0])[:batch]  # BRECQ draws distinct indices
+        opt.zero_grad()
+        lp_loss(qm.run_unit(u, q_in[idx]), fp_out[idx], p).backward()
+        opt.step()
+        sched.step()
+
+
+def brecq(qm, calib, iters, weight, act_lr=4e-4, act_p=2.4, log=print):
+    """BRECQ's public main_imagenet.py structure on these quantizers: every unit's rounding with
+    activation quantization off, then every unit's activation steps (iters / 4, as its 5,000 for
+    20,000; lr 4e-4; lp_loss with p = 2.4) with everything quantized."""
+    for a in qm.acts:
+        a.quant = False
+    for u, name in enumerate(qm.names):
+        log(f"weights {u} {name}")
+        reconstruct_unit(qm, u, calib, iters, 1.0, weight)
+    for a in qm.acts:
+        a.quant = True
+    for u, name in enumerate(qm.names):
+        log(f"acts {u} {name}")
+        act_pass_unit(qm, u, calib, max(1, iters // 4), act_lr, act_p)
+
+
 def nwq(qm, calib, iters, batch=32, lr_round=1e-3, lr_act=4e-5, tau=(1.0, 0.01), share=(0.5, 0.0),
         log=print, log_every=500):
     """NWQ: all rounding logits (annealed softmax, tau linear) and LSQ steps optimized jointly; the

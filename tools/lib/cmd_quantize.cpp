@@ -31,7 +31,8 @@ void declare_flags(ArgParser& a) {
   a.add("--init-images", "N", "256", "calibration images that initialise activation ranges");
   a.add("--batch", "N", "32", "reconstruction batch size");
   a.add("--lr-round", "X", "1e-3", "Adam learning rate of the rounding variables");
-  a.add("--lr-act", "X", "4e-5", "Adam learning rate of the activation steps (cosine decay)");
+  a.add("--lr-act", "X", "", "Adam learning rate of the activation steps, cosine decay (default "
+        "4e-5; brecq's step pass 4e-4, as BRECQ's main_imagenet.py)");
   a.add("--learn-act-steps", "yes|no", "", "learn activation steps with the rounding (default: the method's)");
   a.add("--lambda", "X", "", "AdaRound regularizer weight (default 0.01; 0.1 for MobileNetV2)");
   a.add("--beta", "START:END", "20:2", "AdaRound beta annealing");
@@ -103,7 +104,7 @@ QuantConfig config_from_flags(const ArgParser& a, const std::string& model_name)
   c.init_images = std::min(a.get_int("--init-images", 1, 100000000), c.calib);
   c.batch = a.get_int("--batch", 1, 1 << 16);
   c.lr_round = a.get_double("--lr-round", 1e-12, 10);
-  c.lr_act = a.get_double("--lr-act", 0, 10);
+  if (a.has("--lr-act")) c.lr_act = a.get_double("--lr-act", 0, 10);
   if (a.has("--lambda")) c.lambda = a.get_double("--lambda", 0, 1e6);
   std::tie(c.beta_start, c.beta_end) = pair_flag(a, "--beta");
   c.warmup = a.get_double("--warmup", 0, 0.999);

@@ -1,11 +1,12 @@
 // Lp error sums for the range searches: |a|^p as 2^(p log2|a|) with series for log and exp in
 // double, four lanes at a time with AVX2 (the scalar twin does the same operations in the same
 // order, so a value never depends on its position in the array).
-#include "quant/lp_error.h"
+#include "ops/lp_error.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -144,6 +145,53 @@ double clip_error_sum(const float* v, int64_t n, float c, double p, double limit
     if ((done & 7) == 7 && sum > limit) return sum;
   }
   return sum;
+}
+
+namespace {
+
+template <class T>
+void quant_error_sums_cpu(const T* x, const T* scale, const T* zero_point, double* out,
+                          QuantErrorParams p) {
+  // Candidates are independent: one thread each, each sum in its own fixed order.
+#pragma omp parallel for schedule(dynamic, 1) if (p.n * p.count > (1 << 16))
+  for (int64_t c = 0; c < p.count; ++c) {
+    if constexpr (std::is_same_v<T, float>) {
+      out[c] = quant_error_sum(x, p.n, scale[c], zero_point[c], p.qmax, p.p);
+    } else {  // float64 data: the same steps in double (gradient-check builds only)
+      double sum = 0;
+      for (int64_t j = 0; j < p.n; ++j) {
+        double q = std::min(std::max(std::nearbyint(x[j] / scale[c]) + zero_point[c], 0.0), double(p.qmax));
+        sum += std::pow(std::fabs((q - zero_point[c]) * scale[c] - x[j]), p.p);
+      }
+      out[c] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+KernelSlot<QuantErrorSumsFn> quant_error_sums_kernel{"quant_error_sums", quant_error_sums_cpu<float>,
+                                                     quant_error_sums_cpu<double>};
+
+std::vector<double> quant_error_sums(const Tensor& x_in, const std::vector<float>& scale,
+                                     const std::vector<float>& zero_point, int64_t qmax, double p) {
+  NWQ_CHECK(x_in.defined() && x_in.dtype() == DType::F32, "quant_error_sums: x must be a F32 tensor");
+  NWQ_CHECK(scale.size() == zero_point.size(), "quant_error_sums: ", scale.size(), " scales but ",
+            zero_point.size(), " zero points");
+  const int64_t count = static_cast<int64_t>(scale.size());
+  std::vector<double> out(scale.size());
+  if (count == 0) return out;
+  Tensor x = x_in.contiguous();
+  const Device device = x.device();
+  const int64_t k = count;
+  Tensor s = Tensor::from_vector(scale, {k}).to(device), z = Tensor::from_vector(zero_point, {k}).to(device);
+  Tensor sums = Tensor::empty({k}, DType::F64, device);
+  quant_error_sums_kernel.get<float>(device)(x.data<float>(), s.data<float>(), z.data<float>(),
+                                            sums.data<double>(),
+                                            {x.numel(), count, static_cast<float>(qmax), p});
+  Tensor host = sums.to(Device::cpu());
+  std::copy(host.data<double>(), host.data<double>() + count, out.begin());
+  return out;
 }
 
 void pow_abs_many(const float* d, double* out, int64_t n, double p) {
