@@ -114,6 +114,14 @@ PYTHON_TORCH ?= /usr/bin/python3
 golden:
 	$(PYTHON_TORCH) tests/golden/make_zoo_goldens.py
 
+# The PyTorch reference harness's goldens (tests/reference/goldens, committed; scripts/
+# reference_goldens.sh): needs Debian's python3-torch. CIFAR10=DIR adds the RTN comparison on the
+# PyTorch-trained CIFAR-10 checkpoints when its folder exists (CIFAR10=cifar10:DIR, as below).
+.PHONY: reference
+reference: setup
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq
+	CIFAR10_DIR='$(patsubst cifar10:%,%,$(CIFAR10))' bash scripts/reference_goldens.sh $(BUILD)/nwq $(PYTHON_TORCH)
+
 # Reference checkpoints too large to commit (docs/MODELS.md): CIFAR-10 ResNet-18-CIFAR (45 MB),
 # trained on the GPU (DEVICE=cpu to force the CPU: days) into models/weights/ (git-ignored).
 # CIFAR10 is an nwq --data spec, cifar10:DIR, DIR holding train/ and test/ (ImageFolder) or the

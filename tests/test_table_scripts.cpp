@@ -93,3 +93,30 @@ TEST_CASE("table scripts: replace_block rewrites only its block and refuses a mi
   CHECK(slurp(dir / "err").find("no '<!-- table:z -->' marker") != std::string::npos);
   CHECK(slurp(md) == now);  // untouched
 }
+
+TEST_CASE("table scripts: fidelity_table pairs nwq and harness runs per cell") {
+  if (!have_python()) {
+    MESSAGE("skipped: needs python3");
+    return;
+  }
+  TempDir dir;
+  const std::string d = dir / "fidelity";
+  std::filesystem::create_directories(d);
+  auto line = [&](const std::string& name, double top1) {
+    std::ofstream(d + "/" + name + ".json") << "some log line\n{\"quant_top1\": " << top1 << "}\n";
+  };
+  line("nwq_r20_qdrop_w2a2_s0", 77.0);
+  line("nwq_r20_qdrop_w2a2_s1", 79.0);
+  line("torch_r20_qdrop_w2a2_s0", 77.5);
+  line("nwq_r20_nwq_w4a4_s0", 86.0);
+  line("nwq_r20_qdrop_w2a2_s0_old", 10.0);  // not a result name: ignored
+  int status = 0;
+  const std::string table = run("python3 scripts/fidelity_table.py " + d, &status);
+  REQUIRE(status == 0);
+  CHECK(table.find("**ResNet-20**") != std::string::npos);
+  CHECK(table.find("| QDrop | W2A2 | 77.50 (n=1) | 78.00 ± 1.41 (n=2) | +0.50 |") != std::string::npos);
+  CHECK(table.find("| NWQ | W4A4 | — | 86.00 (n=1) | — |") != std::string::npos);
+  CHECK(table.find("MobileNetV2") == std::string::npos);  // no runs, no table
+  run("python3 scripts/fidelity_table.py " + (dir / "missing"), &status);
+  CHECK(status != 0);
+}

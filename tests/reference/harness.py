@@ -56,25 +56,18 @@ def golden_ranges(qm, prefix, tensors):
         tensors[f"{prefix}.layer{i}.zero_point"] = l.wq.zero_point.cpu()
 
 
-def golden_recon(qm, unit, calib, steps, iters, weight, tensors):
-    """The first `steps` iterations of unit `unit`'s reconstruction without dropping, on batches
-    calib[32 k : 32 (k + 1)], the units before it left at round-to-nearest. Computed in float64
-    (ranges from the float32 calibration): float32 gradients of the LSQ steps and of AdaRound's
-    alpha carry relative errors up to ~3e-4 (sums of many cancelling terms), float64 is the value
-    a float32 implementation should approach."""
-    qm.double()
-    calib = calib.double()
-    batches = [torch.arange(32 * k, 32 * (k + 1)) % calib.shape[0] for k in range(iters)]
-    record = {"loss": [], "rec": [], "reg": []}
-    layers = qm.layers_of_unit(unit)
-    acts = qm.unit_acts[unit]
+def first_step(qm, unit, calib, iters, weight, batches, record=None, steps=1):
+    """Runs unit `unit`'s reconstruction for `steps` iterations on fixed batches; returns the
+    first step's alpha gradients (per layer) and step-size gradients, and fills `record`."""
+    out = {}
+    layers, acts = qm.layers_of_unit(unit), qm.unit_acts[unit]
 
     def on_step(i, loss, rec, reg):
-        record["loss"].append(loss), record["rec"].append(rec), record["reg"].append(reg)
+        if record is not None:
+            record["loss"].append(loss), record["rec"].append(rec), record["reg"].append(reg)
         if i == 0:
-            for j, l in enumerate(layers):
-                tensors[f"recon.grad_alpha{j}"] = l.wq.alpha.grad.detach().float()
-            tensors["recon.grad_scale"] = torch.cat([a.scale.grad.detach() for a in acts]).float()
+            out["alpha"] = [l.wq.alpha.grad.detach().clone() for l in layers]
+            out["scale"] = torch.cat([a.scale.grad.detach().clone() for a in acts])
         if i + 1 == steps:
             raise StopIteration
 
@@ -82,6 +75,27 @@ def golden_recon(qm, unit, calib, steps, iters, weight, tensors):
         reconstruct_unit(qm, unit, calib, iters, 1.0, weight, batches=batches, on_step=on_step)
     except StopIteration:
         pass
+    return out
+
+
+def golden_recon(make_qm, unit, calib, steps, iters, weight, tensors):
+    """The first `steps` iterations of unit `unit`'s reconstruction without dropping, on batches
+    calib[32 k : 32 (k + 1)], the units before it left at round-to-nearest. Computed in float64
+    (ranges from the float32 calibration), the value a float32 implementation approaches; the
+    float32 run's first-step gradients are stored too (".f32"): float32 gradients of AdaRound's
+    alpha and of the LSQ steps deviate from float64 by up to ~3e-4 of their largest value (sums
+    of many cancelling terms, activations within rounding of a grid boundary), and nwq's test
+    asks its own deviation to be no larger than PyTorch's."""
+    batches = [torch.arange(32 * k, 32 * (k + 1)) % calib.shape[0] for k in range(iters)]
+    g32 = first_step(make_qm(), unit, calib, iters, weight, batches)
+    qm = make_qm().double()
+    record = {"loss": [], "rec": [], "reg": []}
+    g64 = first_step(qm, unit, calib.double(), iters, weight, batches, record, steps)
+    for j, (a64, a32) in enumerate(zip(g64["alpha"], g32["alpha"])):
+        tensors[f"recon.grad_alpha{j}"] = a64.float()
+        tensors[f"recon.grad_alpha{j}.f32"] = a32
+    tensors["recon.grad_scale"] = g64["scale"].float()
+    tensors["recon.grad_scale.f32"] = g32["scale"]
     for k, v in record.items():
         tensors[f"recon.{k}"] = torch.tensor(v, dtype=torch.float64)
 
@@ -108,8 +122,9 @@ def cmd_golden(a):
               f"RTN top-1 {float(tensors[prefix + '.rtn_top1']):.2f}% ({time.time() - t0:.0f} s)")
     if a.recon_unit >= 0:
         wbits, abits = bits_pairs(a.recon_bits)[0]
-        qm = prepare(fp, wbits, abits, calib, a.init_images, "cpu")
-        golden_recon(qm, a.recon_unit, calib, a.recon_steps, a.recon_iters, default_lambda(name), tensors)
+        make_qm = lambda: prepare(fp, wbits, abits, calib, a.init_images, "cpu")  # noqa: E731
+        golden_recon(make_qm, a.recon_unit, calib, a.recon_steps, a.recon_iters, default_lambda(name),
+                     tensors)
         print("recon losses:", [round(float(x), 6) for x in tensors["recon.loss"]])
     st_io.write(a.out, tensors, {
         "generator": GENERATOR, "torch": torch.__version__, "model": name,

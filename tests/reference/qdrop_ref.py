@@ -226,7 +226,8 @@ def fold(conv, bn):
     """(weight, bias) of conv with bn folded in, computed in float64 and rounded to float32 as nwq
     does (QDrop folds in float32; the difference is below float32 rounding)."""
     w = conv.weight.detach().double()
-    b = conv.bias.detach().double() if conv.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
+    b = (conv.bias.detach().double() if conv.bias is not None
+         else torch.zeros(w.shape[0], dtype=torch.float64, device=w.device))
     if bn is None:
         return w.float(), b.float()
     k = bn.weight.detach().double() / torch.sqrt(bn.running_var.detach().double() + bn.eps)
