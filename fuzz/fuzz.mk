@@ -37,7 +37,8 @@ FUZZ_SRCS_quantized   := $(FUZZ_CORE_TENSOR) core/rng.cpp core/tensor_random.cpp
                          $(wildcard autograd/*.cpp) $(wildcard ops/*.cpp) $(wildcard models/*.cpp) \
                          optim/optimizer.cpp \
                          quant/export.cpp quant/config.cpp quant/quant_model.cpp \
-                         quant/quant_layer.cpp quant/act_quantizer.cpp quant/range_search.cpp
+                         quant/quant_layer.cpp quant/act_quantizer.cpp quant/range_search.cpp \
+                         quant/mse_observer.cpp
 FUZZ_LIBS_quantized   := -fopenmp -lopenblas
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
