@@ -108,24 +108,33 @@ Range prepare_range(const Sorted& d, int i, std::vector<float>& k, std::vector<d
   return r;
 }
 
-// Candidate (i, zp): replaces best when better. Values inside the grid cost a prefix-sum lookup;
-// clipped ones a power each, farthest first, abandoned once the candidate cannot win.
+// Candidate (i, zp): replaces best when better. A first, fast error uses range i's grid with zero
+// point 0 for every zero point (QDrop recomputes the step from the shifted range, which can differ
+// in the last bit): values inside the grid cost a prefix-sum lookup, clipped ones a power each,
+// farthest first, abandoned once clearly worse than the best. A candidate within kMargin of the
+// best is then summed exactly with its own grid, and only that exact error decides.
+constexpr double kMargin = 1e-5;  // far above the fast error's deviation (~1e-6 at most)
+
 void try_zero_point(const Sorted& d, const Range& r, int zp, const std::vector<float>& k,
                     const std::vector<double>& prefix, Candidate& best) {
   const int64_t n = static_cast<int64_t>(d.v.size());
   const float shift = static_cast<float>(zp) * r.delta;
   const float lo = 0.0f - shift, hi = r.tmp_max - shift;
-  const float z = qparams32(lo, hi, d.qmax).zero_point;
-  const float top = static_cast<float>(d.qmax) - z;
-  const int64_t a = std::lower_bound(k.begin(), k.end(), -z) - k.begin();
+  const Grid32 g = qparams32(lo, hi, d.qmax);
+  const float top = static_cast<float>(d.qmax) - g.zero_point;
+  const int64_t a = std::lower_bound(k.begin(), k.end(), -g.zero_point) - k.begin();
   const int64_t b = std::upper_bound(k.begin(), k.end(), top) - k.begin();
-  double err = prefix[b] - prefix[a];
-  if (err > best.err) return;
-  err += clip_error_sum(d.v.data(), a, (0.0f - z) * r.s, d.p, best.err - err);  // to level 0
-  if (err > best.err) return;
-  err += clip_error_sum(d.v.data() + b, n - b, top * r.s, d.p, best.err - err, true);
+  const double bound = best.err * (1 + kMargin);
+  double err = prefix[b] - prefix[a];  // values on the grid: their rounding error
+  if (err > bound) return;
+  err += clip_error_sum(d.v.data(), a, (0.0f - g.zero_point) * r.s, d.p, bound - err);
+  if (err > bound) return;
+  err += clip_error_sum(d.v.data() + b, n - b, top * r.s, d.p, bound - err, true);
+  if (err > bound) return;
+  const double exact = quant_error_sum(d.v.data(), n, g.scale, g.zero_point,
+                                       static_cast<float>(d.qmax), d.p);
   const int64_t order = int64_t(r.i) * (d.qmax + 1) + zp;
-  if (better(err, order, best)) best = {lo, hi, err, order};
+  if (better(exact, order, best)) best = {lo, hi, exact, order};
 }
 
 // Every zero point of range i, in QDrop's order.

@@ -53,22 +53,22 @@ void init_rounding(const std::vector<QuantLayerPtr>& layers, const QuantConfig& 
 const RunState* resume_point(const ReconstructOptions& o) {
   return o.checkpoint ? o.checkpoint->resume : nullptr;
 }
-// Finished before the resume point: its layers come hardened from the run state.
-bool finished_before(const ReconstructOptions& o, int64_t unit) {
-  return resume_point(o) && unit < resume_point(o)->unit;
-}
+
 // The resume point is inside this unit: its rounding variables come from the run state.
 bool resumes_inside(const ReconstructOptions& o, int64_t unit) {
-  return resume_point(o) && unit == resume_point(o)->unit && resume_point(o)->iter > 0;
+  const RunState* r = resume_point(o);
+  return r && unit == r->unit && r->iter > 0;
 }
 
-// Runs one unit (initialising its rounding unless resuming inside it), appends its log, and
-// writes a checkpoint at the boundary to the next unit.
+// Runs one unit: its rounding variables start from the weights (unless resuming inside it), the
+// loop runs, the rounding is hardened, the log appended, and a checkpoint marks the boundary.
 void run_unit(QuantModel& m, const Unit& u, int64_t n, Rng& rng, const ReconstructOptions& o,
               std::vector<UnitLog>& logs) {
   const QuantConfig& c = m.config();
   if (u.learn_rounding && !resumes_inside(o, u.index)) init_rounding(u.layers, c);
   logs.push_back(optimize_unit(u, c, n, rng, o, m, logs));
+  if (u.learn_rounding)
+    for (auto& l : u.layers) l->harden();
   const Checkpointing* ck = o.checkpoint;
   if (ck && !ck->path.empty()) {
     RunState s;
@@ -76,83 +76,93 @@ void run_unit(QuantModel& m, const Unit& u, int64_t n, Rng& rng, const Reconstru
     s.logs = logs;
     s.errors_before = ck->errors_before;
     save_run_state(ck->path, m, s);
+    if (ck->after_save) ck->after_save(s);
   }
 }
 
-// Layer scope: each layer's output against its FP output, the input from the quantized prefix.
-void reconstruct_layers(QuantModel& m, const Tensor& calib, const ReconstructOptions& o,
-                        std::vector<UnitLog>& logs) {
+// Layer scope: the layer's output against its FP output, the input from the quantized prefix.
+void run_layer_unit(QuantModel& m, const Tensor& calib, const PlannedUnit& p, int64_t number,
+                    const ReconstructOptions& o, std::vector<UnitLog>& logs) {
   const QuantConfig& c = m.config();
-  for (size_t l = 0; l < m.layers().size(); ++l) {
-    const auto& e = m.layers()[l];
-    if (finished_before(o, int64_t(l))) continue;
-    Tensor cap_in, cap_out;
-    e.layer->observer = [&](const Tensor& x, const Tensor& y) { cap_in = x, cap_out = y; };
-    auto capture_in = [&](const Tensor& x) {
-      Tensor h = x;
-      for (size_t b = 0; b <= e.block; ++b) h = m.run_block(b, h);
-      return cap_in;
-    };
-    Tensor q_in = map_chunks(calib, capture_in), fp_in, fp_out;
-    {
-      FloatModeGuard fp(m);
-      fp_in = map_chunks(calib, capture_in);
-      fp_out = map_chunks(calib, [&](const Tensor& x) { capture_in(x); return cap_out; });
-    }
-    e.layer->observer = nullptr;
-    Rng rng = Rng(c.seed).split(2 * l), mix_rng = Rng(c.seed).split(2 * l + 1);
-    Unit u;
-    u.name = e.name;
-    u.index = int64_t(l);
-    u.mix_rng = &mix_rng;
-    u.layers = {e.layer};
-    u.iters = c.iters;
-    u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
-      Tensor x = gather_rows(q_in, idx);
-      if (c.mixing == Mixing::QDrop) x = qdrop(x, gather_rows(fp_in, idx), c.drop_p, mix_rng);
-      return reconstruction_loss(e.layer->forward(x), gather_rows(fp_out, idx), c.loss_reduce);
-    };
-    run_unit(m, u, calib.size(0), rng, o, logs);
+  const size_t l = p.index;
+  const auto& e = m.layers()[l];
+  Tensor cap_in, cap_out;
+  e.layer->observer = [&](const Tensor& x, const Tensor& y) { cap_in = x, cap_out = y; };
+  auto capture_in = [&](const Tensor& x) {
+    Tensor h = x;
+    for (size_t b = 0; b <= e.block; ++b) h = m.run_block(b, h);
+    return cap_in;
+  };
+  Tensor q_in = map_chunks(calib, capture_in), fp_in, fp_out;
+  {
+    FloatModeGuard fp(m);
+    fp_in = map_chunks(calib, capture_in);
+    fp_out = map_chunks(calib, [&](const Tensor& x) { capture_in(x); return cap_out; });
+  }
+  e.layer->observer = nullptr;
+  Rng rng = Rng(c.seed).split(2 * l), mix_rng = Rng(c.seed).split(2 * l + 1);
+  Unit u;
+  u.name = e.name;
+  u.index = number;
+  u.mix_rng = &mix_rng;
+  u.layers = {e.layer};
+  u.iters = c.iters;
+  u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
+    Tensor x = gather_rows(q_in, idx);
+    if (c.mixing == Mixing::QDrop) x = qdrop(x, gather_rows(fp_in, idx), c.drop_p, mix_rng);
+    return reconstruction_loss(e.layer->forward(x), gather_rows(fp_out, idx), c.loss_reduce);
+  };
+  run_unit(m, u, calib.size(0), rng, o, logs);
+}
+
+// The quantized and FP inputs of block `at` for every calibration image, advanced block by block
+// (each block run once per pass, as the blocks before it stand when it is reached).
+struct BlockInputs {
+  Tensor q, fp;
+  size_t at = 0;
+};
+
+void advance_to(QuantModel& m, BlockInputs& in, size_t block) {
+  for (; in.at < block; ++in.at) {
+    in.q = map_chunks(in.q, [&](const Tensor& x) { return m.run_block(in.at, x); });
+    FloatModeGuard fp(m);
+    in.fp = map_chunks(in.fp, [&](const Tensor& x) { return m.run_block(in.at, x); });
   }
 }
 
-// Block scope: block by block in order. learn_rounding false = BRECQ's activation-step pass.
-void reconstruct_blocks(QuantModel& m, const Tensor& calib, bool learn_rounding,
-                        const ReconstructOptions& o, std::vector<UnitLog>& logs) {
+// Block scope (and BRECQ's step pass, Kind::Steps): block b's output against the FP block
+// output, its input from the quantized prefix (mixed with the FP input by QDrop).
+void run_block_unit(QuantModel& m, BlockInputs& in, const PlannedUnit& p, int64_t number,
+                    const ReconstructOptions& o, std::vector<UnitLog>& logs) {
   const QuantConfig& c = m.config();
-  Tensor q_cur = calib, fp_cur = calib;
-  for (size_t b = 0; b < m.num_blocks(); ++b) {
-    Tensor fp_out;
-    {
-      FloatModeGuard fp(m);
-      fp_out = map_chunks(fp_cur, [&](const Tensor& x) { return m.run_block(b, x); });
-    }
-    Unit u;
-    u.name = str(learn_rounding ? "block " : "acts ", m.block_name(b));
-    u.index = int64_t(learn_rounding ? b : m.num_blocks() + b);
-    u.layers = layers_of_block(m, b);
-    u.acts = acts_of_block(m, b);
-    u.learn_rounding = learn_rounding;
-    u.learn_acts = learn_rounding ? c.learn_act_steps : true;
-    u.iters = learn_rounding ? c.iters : c.iters / 4;
-    const uint64_t stream = (learn_rounding ? 0 : 1000000) + 2 * b;
-    Rng rng = Rng(c.seed).split(stream), mix_rng = Rng(c.seed).split(stream + 1);
-    const bool qdrop_on = c.mixing == Mixing::QDrop;
-    u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
-      Tensor x = gather_rows(q_cur, idx);
-      if (qdrop_on && b > 0) x = qdrop(x, gather_rows(fp_cur, idx), c.drop_p, mix_rng);
-      return reconstruction_loss(m.run_block(b, x), gather_rows(fp_out, idx), c.loss_reduce);
-    };
-    u.mix_rng = &mix_rng;
-    const bool has_work = learn_rounding ? !u.layers.empty() : !u.acts.empty();
-    if (has_work && u.iters > 0 && !finished_before(o, u.index)) {
-      if (qdrop_on) set_drop(u.acts, c.drop_p, &mix_rng);
-      run_unit(m, u, calib.size(0), rng, o, logs);
-      set_drop(u.acts, 0, nullptr);
-    }
-    q_cur = map_chunks(q_cur, [&](const Tensor& x) { return m.run_block(b, x); });
-    fp_cur = fp_out;
+  const size_t b = p.index;
+  const bool learn_rounding = p.kind == PlannedUnit::Kind::Block;
+  advance_to(m, in, b);
+  Tensor fp_out;
+  {
+    FloatModeGuard fp(m);
+    fp_out = map_chunks(in.fp, [&](const Tensor& x) { return m.run_block(b, x); });
   }
+  Unit u;
+  u.name = p.name;
+  u.index = number;
+  u.layers = layers_of_block(m, b);
+  u.acts = acts_of_block(m, b);
+  u.learn_rounding = learn_rounding;
+  u.learn_acts = learn_rounding ? c.learn_act_steps : true;
+  u.iters = learn_rounding ? c.iters : c.iters / 4;
+  const uint64_t stream = (learn_rounding ? 0 : 1000000) + 2 * b;
+  Rng rng = Rng(c.seed).split(stream), mix_rng = Rng(c.seed).split(stream + 1);
+  const bool qdrop_on = c.mixing == Mixing::QDrop;
+  u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
+    Tensor x = gather_rows(in.q, idx);
+    if (qdrop_on && b > 0) x = qdrop(x, gather_rows(in.fp, idx), c.drop_p, mix_rng);
+    return reconstruction_loss(m.run_block(b, x), gather_rows(fp_out, idx), c.loss_reduce);
+  };
+  u.mix_rng = &mix_rng;
+  if (qdrop_on) set_drop(u.acts, c.drop_p, &mix_rng);
+  run_unit(m, u, in.q.size(0), rng, o, logs);
+  set_drop(u.acts, 0, nullptr);
 }
 
 // The FP network's block outputs for every calibration image (--cache-fp), after printing how
@@ -174,12 +184,23 @@ std::vector<Tensor> fp_block_outputs(QuantModel& m, const Tensor& calib, bool ve
   return outs;
 }
 
+// The FP block outputs of one batch (on the fly: no memory beyond the batch).
+std::vector<Tensor> fp_targets(QuantModel& m, const Tensor& x) {
+  NoGradGuard no_grad;
+  FloatModeGuard guard(m);
+  std::vector<Tensor> fp(m.num_blocks());
+  Tensor h = x;
+  for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = h = m.run_block(b, h);
+  return fp;
+}
+
 // Network scope: all variables at once; loss = sum over blocks of the block-output errors.
-void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOptions& o,
-                         std::vector<UnitLog>& logs) {
+void run_network_unit(QuantModel& m, const Tensor& calib, int64_t number,
+                      const ReconstructOptions& o, std::vector<UnitLog>& logs) {
   const QuantConfig& c = m.config();
   Unit u;
   u.name = "network";
+  u.index = number;
   for (const auto& e : m.layers()) u.layers.push_back(e.layer);
   for (const auto& a : m.acts()) u.acts.push_back(a.quantizer);
   u.learn_acts = c.learn_act_steps;
@@ -193,11 +214,8 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
     std::vector<Tensor> fp(m.num_blocks());
     if (!cache.empty()) {
       for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = gather_rows(cache[b], idx);
-    } else {  // the FP targets on the fly: no memory beyond one batch
-      NoGradGuard no_grad;
-      FloatModeGuard guard(m);
-      Tensor h = x;
-      for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = h = m.run_block(b, h);
+    } else {
+      fp = fp_targets(m, x);
     }
     const double share = c.mix_start + (c.mix_end - c.mix_start) * t;
     Tensor h = x, loss;
@@ -209,7 +227,6 @@ void reconstruct_network(QuantModel& m, const Tensor& calib, const ReconstructOp
     }
     return loss;
   };
-  if (finished_before(o, 0)) return;
   if (c.mixing == Mixing::QDrop) set_drop(u.acts, c.drop_p, &mix_rng);
   run_unit(m, u, calib.size(0), rng, o, logs);
   set_drop(u.acts, 0, nullptr);
@@ -234,23 +251,45 @@ void calibrate(QuantModel& m, const Tensor& images) {
               " was not reached by the forward");
 }
 
+std::vector<PlannedUnit> plan_units(const QuantModel& m) {
+  const QuantConfig& c = m.config();
+  std::vector<PlannedUnit> plan;
+  using Kind = PlannedUnit::Kind;
+  if (c.scope == Scope::Layer)
+    for (size_t l = 0; l < m.layers().size(); ++l) plan.push_back({Kind::Layer, l, m.layers()[l].name});
+  if (c.scope == Scope::Block && c.iters > 0)
+    for (size_t b = 0; b < m.num_blocks(); ++b)
+      if (!layers_of_block(m, b).empty()) plan.push_back({Kind::Block, b, "block " + m.block_name(b)});
+  if (c.scope == Scope::Network) plan.push_back({Kind::Network, 0, "network"});
+  if (c.scope != Scope::None && c.act_steps_afterwards && c.iters / 4 > 0)
+    for (size_t b = 0; b < m.num_blocks(); ++b)
+      if (!acts_of_block(m, b).empty()) plan.push_back({Kind::Steps, b, "acts " + m.block_name(b)});
+  return plan;
+}
+
 std::vector<UnitLog> reconstruct(QuantModel& m, const Tensor& calib, const ReconstructOptions& o) {
   const QuantConfig& c = m.config();
+  const std::vector<PlannedUnit> plan = plan_units(m);
   std::vector<UnitLog> logs;
-  if (c.scope == Scope::None) return logs;
+  size_t first = 0;
   if (const RunState* r = resume_point(o)) {  // the finished units' logs; states come restored
     logs = r->logs;
     if (r->iter > 0 && !logs.empty()) logs.pop_back();  // the partial log continues in its unit
-  } else if (c.act_steps_afterwards) {
-    m.set_acts(ActQuantizer::State::Off);
+    first = static_cast<size_t>(r->unit);
   }
-  if (c.scope == Scope::Layer) reconstruct_layers(m, calib, o, logs);
-  if (c.scope == Scope::Block) reconstruct_blocks(m, calib, true, o, logs);
-  if (c.scope == Scope::Network) reconstruct_network(m, calib, o, logs);
-  if (c.act_steps_afterwards) {
-    m.set_acts(ActQuantizer::State::On);
-    reconstruct_blocks(m, calib, false, o, logs);
+  BlockInputs in{calib, calib, 0};
+  bool steps_pass = false;
+  for (size_t k = first; k < plan.size(); ++k) {
+    const PlannedUnit& p = plan[k];
+    const bool steps = p.kind == PlannedUnit::Kind::Steps;
+    // BRECQ: activation quantization off while the rounding is learned, on for the step pass.
+    if (c.act_steps_afterwards) m.set_acts(steps ? ActQuantizer::State::On : ActQuantizer::State::Off);
+    if (steps != steps_pass) in = BlockInputs{calib, calib, 0}, steps_pass = steps;
+    if (p.kind == PlannedUnit::Kind::Layer) run_layer_unit(m, calib, p, int64_t(k), o, logs);
+    if (p.kind == PlannedUnit::Kind::Network) run_network_unit(m, calib, int64_t(k), o, logs);
+    if (p.kind == PlannedUnit::Kind::Block || steps) run_block_unit(m, in, p, int64_t(k), o, logs);
   }
+  if (c.act_steps_afterwards) m.set_acts(ActQuantizer::State::On);
   return logs;
 }
 
@@ -259,12 +298,7 @@ std::vector<double> block_errors(QuantModel& m, const Tensor& images) {
   std::vector<double> sum(m.num_blocks(), 0.0);
   for (int64_t i = 0; i < images.size(0); i += kChunk) {
     Tensor x = images.slice(0, i, std::min(images.size(0), i + kChunk)).contiguous();
-    std::vector<Tensor> fp(m.num_blocks());
-    {
-      FloatModeGuard guard(m);
-      Tensor h = x;
-      for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = h = m.run_block(b, h);
-    }
+    std::vector<Tensor> fp = fp_targets(m, x);
     Tensor h = x;
     for (size_t b = 0; b < m.num_blocks(); ++b) {
       h = m.run_block(b, h);

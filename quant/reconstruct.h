@@ -25,6 +25,18 @@ struct UnitLog {
 
 struct Checkpointing;
 
+// One unit of a run's reconstruction. The plan lists them in the order they run: the scope's
+// units (every layer, every block with layers, or the network), then, for BRECQ, the activation
+// step pass over every block with activation quantizers. A unit's number is its position in the
+// plan; checkpoints record it and --resume skips the units before it.
+struct PlannedUnit {
+  enum class Kind { Layer, Block, Network, Steps };
+  Kind kind;
+  size_t index;  // the layer (Layer) or block (Block, Steps) index; 0 for Network
+  std::string name;
+};
+std::vector<PlannedUnit> plan_units(const QuantModel& model);
+
 struct ReconstructOptions {
   bool progress = true;
   int64_t curve_points = 100;  // samples per unit curve
@@ -37,9 +49,9 @@ struct ReconstructOptions {
 // network before it (calib_on quantized). Afterwards every quantizer is On, every layer Nearest.
 void calibrate(QuantModel& model, const Tensor& images);
 
-// Runs the configured reconstruction on the calibration images (already on the model's device)
-// and hardens the rounding. Scope none does nothing. Throws naming the iteration and unit when a
-// loss is NaN or Inf.
+// Runs the plan's units on the calibration images (already on the model's device); each unit's
+// rounding is hardened when its optimization ends. Scope none does nothing. Throws naming the
+// iteration and unit when a loss is NaN or Inf.
 std::vector<UnitLog> reconstruct(QuantModel& model, const Tensor& calib,
                                  const ReconstructOptions& options);
 

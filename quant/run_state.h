@@ -3,6 +3,7 @@
 // iteration — atomically (temporary file, then rename), and a resumed run continues from there.
 #pragma once
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,8 +15,8 @@
 
 namespace nwq {
 
-// Where a run stands. unit counts the reconstruction units in the order they run (layers,
-// blocks, then BRECQ's activation passes); iter is the next iteration of that unit.
+// Where a run stands. unit is a position in the run's unit plan (plan_units: layers, blocks or
+// the network, then BRECQ's activation passes); iter is the next iteration of that unit.
 struct RunState {
   int64_t unit = 0, iter = 0;
   std::array<uint64_t, 4> batch_rng{}, mix_rng{};
@@ -38,6 +39,9 @@ struct Checkpointing {
   int64_t every = 1000;  // iterations between checkpoints
   const RunState* resume = nullptr;  // continue from here
   std::vector<double> errors_before;  // stored with every checkpoint
+  // Called after every checkpoint with the RunState written (its unit and iteration); tests use
+  // it to stop a run there, as a kill would.
+  std::function<void(const RunState&)> after_save;
 };
 
 }  // namespace nwq

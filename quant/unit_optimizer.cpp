@@ -104,6 +104,7 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_sample
     s.logs.push_back(log);
     s.errors_before = ck->errors_before;
     save_run_state(ck->path, model, s);
+    if (ck->after_save) ck->after_save(s);
   };
   ProgressBar bar(unit.name, unit.iters, options.progress);
   for (int64_t it = start; it < unit.iters; ++it) {
@@ -140,8 +141,6 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& c, int64_t num_sample
   }
   bar.finish();
   log.seconds = bar.elapsed_seconds();
-  if (unit.learn_rounding)
-    for (auto& l : unit.layers) l->harden();
   return log;
 }
 

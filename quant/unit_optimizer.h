@@ -1,6 +1,6 @@
 // The optimization loop shared by every reconstruction scope: Adam on the rounding variables and
 // (cosine-decayed) on the activation steps, the beta / tau schedules, random calibration batches,
-// NaN checks, a progress bar and a sampled loss curve. Hardens the unit's layers at the end.
+// NaN checks, a progress bar and a sampled loss curve. Hardening is the caller's next step.
 #pragma once
 #include <functional>
 #include <vector>
