@@ -1,6 +1,6 @@
 // Uniform asymmetric fake quantization (quantize then dequantize) with per-tensor or per-channel
 // scale and zero point: straight-through gradient to x inside the grid, LSQ gradient to the scale.
-// The activation and weight quantizers of quant/ are built on it (DESIGN.md section 7).
+// The activation and weight quantizers of quant/ are built on it (docs/DESIGN.md section 7).
 #pragma once
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-// Activation mixing during reconstruction (DESIGN.md section 7): QDrop's element-wise drop of
+// Activation mixing during reconstruction (docs/DESIGN.md section 7): QDrop's element-wise drop of
 // quantization (Wei et al. 2022) and NWQ's annealed mixup of FP and quantized block outputs.
 // Evaluation never mixes: callers use these only while reconstructing.
 #pragma once

@@ -1,5 +1,5 @@
 // The list of every kernel slot, so that tests can check each has a CUDA kernel.
-// Adding an op means adding its slots here (DESIGN.md section 3).
+// Adding an op means adding its slots here (docs/DESIGN.md section 3).
 #include "ops/dispatch.h"
 #include "ops/activation.h"
 #include "ops/batch_norm.h"

@@ -1,6 +1,7 @@
 // Soft rounding of weights: AdaRound's rectified sigmoid (Nagel et al. 2020) and NWQ's
 // annealed-softmax rounding over candidates n..m (Wang et al. 2022), their initialisation and
-// hardening. All take w_floor = floor(w / s), computed once by the caller (DESIGN.md section 7).
+// hardening. All take w_floor = floor(w / s), computed once by the caller
+// (docs/DESIGN.md section 7).
 #pragma once
 #include <cstdint>
 

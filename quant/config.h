@@ -1,5 +1,6 @@
 // The configuration of one quantization run: bit widths, the three method axes (scope, rounding,
-// mixing), schedules and learning rates, with the presets rtn/adaround/brecq/qdrop/nwq (DESIGN.md 7).
+// mixing), schedules and learning rates, with the presets rtn/adaround/brecq/qdrop/nwq
+// (docs/DESIGN.md section 7).
 // Every field is a CLI flag of `nwq quantize`; to_json() is what reports and exported files record.
 #pragma once
 #include <cstdint>
@@ -31,7 +32,7 @@ struct QuantConfig {
   bool learn_act_steps = true;        // activation steps are optimized with the rounding
   bool act_steps_afterwards = false;  // BRECQ: a second pass learns activation steps only
 
-  // Placement switches (DESIGN.md 7).
+  // Placement switches (docs/DESIGN.md section 7).
   bool first_layer_8bit = true, last_layer_8bit = true, last_act_8bit = true;
 
   // Data and optimization.

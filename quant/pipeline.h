@@ -1,6 +1,6 @@
 // The whole post-training quantization run as one function: calibration data, FP accuracy,
 // preparation, calibration, reconstruction, quantized accuracy, and the JSON report. The CLI's
-// `nwq quantize` is a thin layer over it (examples/ shows it from C++).
+// `nwq quantize` is a thin layer over it (docs/QUANTIZATION.md).
 #pragma once
 #include <memory>
 #include <string>

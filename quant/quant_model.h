@@ -1,7 +1,7 @@
 // QuantModel: a model prepared for quantization without editing its files. One traced forward
 // finds each conv/linear, the BN it feeds and every use of each activation module; then BN is
 // folded, layers are swapped for QuantLayers, activations for QuantActs, and each block's output
-// gets an ActQuantizer (DESIGN.md 7 placement). Its forward is the quantized network.
+// gets an ActQuantizer (docs/DESIGN.md section 7, placement). Its forward is the quantized network.
 #pragma once
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
-// Initial quantization ranges ("observers", DESIGN.md 7): QDrop's MSE observer (the default,
-// quant/mse_observer.h) or the earlier shrinking search, per tensor (activations) and per output
-// channel (weights). docs/QUANTIZATION.md says which official file each follows.
+// Initial quantization ranges ("observers", docs/DESIGN.md section 7): QDrop's MSE observer (the
+// default, quant/mse_observer.h) or the earlier shrinking search, per tensor (activations) and per
+// output channel (weights). docs/QUANTIZATION.md says which official file each follows.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -37,6 +37,7 @@ QuantRange range_to_grid(double lo, double hi, int bits);
 
 // The shrinking search on n values. min/max are over all n; the error is summed over at most
 // max_samples of them, evenly spaced.
-QuantRange shrink_search(const float* x, int64_t n, int bits, double p, int64_t max_samples = 1 << 17);
+QuantRange shrink_search(const float* x, int64_t n, int bits, double p,
+                         int64_t max_samples = 1 << 17);
 
 }  // namespace nwq

@@ -1,6 +1,6 @@
 // Calibration and reconstruction: initial activation ranges, then layer-, block- or network-wise
 // optimization of the rounding variables and activation steps with the configured mixing and
-// schedules, hardening at the end (DESIGN.md 7). Also the per-block error measurement.
+// schedules, hardening at the end (docs/DESIGN.md section 7). Also the per-block error measurement.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,5 +1,6 @@
-// Small PNG charts for reports (DESIGN.md 8): line charts (loss curves) and grouped bar charts
-// (per-block errors, per-layer rounding statistics), drawn on an RGB canvas with stb_image_write.
+// Small PNG charts for reports (docs/DESIGN.md section 8): line charts (loss curves) and grouped
+// bar charts (per-block errors, per-layer rounding statistics), drawn on an RGB canvas with
+// stb_image_write.
 // Axis labels are the min and max values in a built-in 3x5 digit font; legends live in Markdown.
 #pragma once
 #include <array>
