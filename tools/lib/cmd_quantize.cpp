@@ -186,6 +186,8 @@ int cmd_quantize(const std::vector<std::string>& args) {
   job.calib_source = data.train.get();
   job.test = data.test.get();
   QuantizeResult r = run_quantize(job);
+  r.report.set("normalization", Json::object({{"mean", channel_values_json(data.mean)},
+                                              {"std", channel_values_json(data.std)}}));
   // -1: not measured (--no-fp-eval); the JSON keeps -1, the text says so.
   char fp_text[32] = "not evaluated";
   if (r.fp_top1 >= 0) std::snprintf(fp_text, sizeof fp_text, "%.2f%%", r.fp_top1);
