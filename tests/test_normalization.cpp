@@ -262,8 +262,10 @@ TEST_CASE(
   REQUIRE(run_nwq("quantize --weights " + with_meta +
                       " --method rtn --calib 32 --eval-limit 100 "
                       "--no-fp-eval --quiet --json --out " +
-                      q,
+                      q + " --report " + (dir / "r.json"),
                   dir, &out, &err) == 0);
+  const Json report = parse_json(slurp(dir / "r.json"), "quantize --report");
+  CHECK(report.at("normalization").at("std")[0].as_double() == doctest::Approx(0.5));
   CHECK(contains(err, "normalization: mean 0.25 std 0.5 (checkpoint " + with_meta + ")"));
   CHECK(contains(err, "W4A4 rtn: FP top1 not evaluated, quantized top1 "));
   CHECK_FALSE(contains(err, "-1.00"));
