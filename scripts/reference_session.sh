@@ -4,11 +4,13 @@
 # the same calibration and test tensors (`nwq data`), many runs at a time on one GPU. Resumable:
 # a finished run (its JSON in DIR/res) is not run again.
 #   bash scripts/reference_session.sh start DIR             build, data and the job list
+#   bash scripts/reference_session.sh list DIR              the runs not done yet
 #   bash scripts/reference_session.sh launch DIR [PARALLEL]  the runs, detached (PARALLEL at a time)
 #   bash scripts/reference_session.sh wait DIR SECONDS       wait (at most SECONDS) for the runs
 #   bash scripts/reference_session.sh pack DIR OUT           results into OUT/reference_runs.tgz
 # Needs vendor/ (scripts/vendor_headers.sh, plus vendor/cifar10-jpeg.tar.gz) on the GPU machine.
-# Env: ITERS (3000 per unit), SEEDS ("0 1 2"), MB_SEEDS ("0"): seeds of the MobileNetV2 runs.
+# Env: ITERS (3000 per unit), SEEDS ("0 1 2"), MB_SEEDS ("0"): seeds of the MobileNetV2 runs;
+# USE_CUDA=0 builds a CPU-only nwq (enough when only harness runs are left).
 set -uo pipefail
 cmd=$1
 dir=$2
@@ -41,18 +43,18 @@ cell() {  # cell TAG WEIGHTS METHOD W A SEED
     --device cuda --quiet
 }
 
-jobs() {
-  for s in $MB_SEEDS; do  # the longest runs first
-    for bits in "4 4" "2 4" "2 2"; do
-      for m in qdrop brecq_style nwq; do cell mb $MB $m $bits $s; done
-    done
-  done
+jobs() {  # ResNet-20 first (three seeds), then BRECQ, then MobileNetV2 (the longest runs)
   for s in $SEEDS; do
-    for bits in "4 4" "2 4" "2 2"; do
+    for bits in "2 2" "2 4" "4 4"; do
       for m in qdrop brecq_style nwq; do cell r20 $R20 $m $bits $s; done
     done
   done
   for bits in "2 4" "2 2"; do cell r20 $R20 brecq $bits 0; done
+  for s in $MB_SEEDS; do
+    for bits in "2 2" "2 4" "4 4"; do
+      for m in qdrop brecq_style nwq; do cell mb $MB $m $bits $s; done
+    done
+  done
   for w in r20:$R20 mb:$MB; do
     for bits in "4 4" "2 4"; do cell ${w%%:*} ${w#*:} rtn $bits 0; done
   done
@@ -62,7 +64,11 @@ case $cmd in
   start)
     mkdir -p "$dir/res" "$dir/log" /tmp/c10
     [ -d /tmp/c10/test ] || tar xzf vendor/cifar10-jpeg.tar.gz -C /tmp/c10
-    bash scripts/gpu_make.sh build/nwq build/nwq_bench > "$dir/build.log" 2>&1 || { tail -30 "$dir/build.log"; exit 1; }
+    for f in docs/results/fidelity/*_s[0-9].json; do  # runs of earlier sessions are not rerun
+      [ -e "$dir/res/$(basename "$f")" ] || cp "$f" "$dir/res/"
+    done
+    bash scripts/gpu_make.sh USE_CUDA="${USE_CUDA:-1}" build/nwq > "$dir/build.log" 2>&1 ||
+      { tail -30 "$dir/build.log"; exit 1; }
     for s in $SEEDS; do
       [ -s "$dir/calib_s$s.st" ] || build/nwq data --data cifar10:/tmp/c10 --split calib --calib 1024 \
         --seed "$s" --weights $R20 --out "$dir/calib_s$s.st" --workers 4 &
@@ -73,6 +79,8 @@ case $cmd in
     jobs > "$dir/jobs.txt"
     echo "$(wc -l < "$dir/jobs.txt") jobs, $(ls "$dir/res" | grep -c json) done"
     ;;
+  list)  # the runs not done yet
+    jobs | grep -v -F -f <(ls "$dir/res" 2> /dev/null | sed -n 's/\.json$//p' | sed 's/.*/res\/&.json /') ;;
   launch)
     export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
     setsid nohup bash -c "xargs -P ${3:-16} -I{} bash -c '{}' < $dir/jobs.txt; echo finished > $dir/finished" \

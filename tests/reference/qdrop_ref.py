@@ -35,7 +35,7 @@ def qparams(lo, hi, qmax):
     """ObserverBase.calculate_qparams, asymmetric: float32 scale and zero point tensors."""
     lo = torch.minimum(lo, torch.zeros_like(lo))
     hi = torch.maximum(hi, torch.zeros_like(hi))
-    scale = torch.maximum((hi - lo) / float(qmax), torch.tensor(1e-8, dtype=torch.float32))
+    scale = torch.clamp((hi - lo) / float(qmax), min=1e-8)
     zero_point = torch.clamp(0 - torch.round(lo / scale), 0, qmax)
     return scale, zero_point
 
@@ -129,11 +129,11 @@ def asoftmax_init_logits(frac, lo=0, hi=1, floor=1e-4):
     """Logits over candidates lo..hi whose softmax mean is frac (nwq's asoftmax_init_logits:
     every candidate gets `floor`, the rest goes to the two candidates around the needed mean)."""
     k = hi - lo + 1
-    cand = torch.arange(lo, hi + 1, dtype=torch.float64)
+    cand = torch.arange(lo, hi + 1, dtype=torch.float64, device=frac.device)
     f = frac.double().clamp(0, 1)
     rest = 1 - k * floor
     mu = ((f - floor * cand.sum()) / rest).clamp(lo, hi)
-    low = torch.minimum(torch.floor(mu), torch.tensor(float(hi - 1), dtype=torch.float64))
+    low = torch.clamp(torch.floor(mu), max=float(hi - 1))
     w = mu - low
     probs = []
     for c in cand:
@@ -182,7 +182,7 @@ class WeightQuant(nn.Module):
             offset = self.h()
         elif self.mode == "asoftmax":
             offset = (torch.softmax(self.alpha / self.tau, 0)
-                      * torch.arange(2, dtype=w.dtype).view([-1] + [1] * w.dim())).sum(0)
+                      * torch.arange(2, dtype=w.dtype, device=w.device).view([-1] + [1] * w.dim())).sum(0)
         else:  # hard
             offset = self.hard_offset
         return (torch.clamp(torch.floor(w / s) + offset + z, 0, qmax) - z) * s
