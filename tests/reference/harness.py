@@ -139,6 +139,9 @@ def cmd_golden(a):
 
 def cmd_run(a):
     device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    # PyTorch lets cuDNN convolutions use TF32 by default (10 mantissa bits); nwq's GPU path is
+    # exact FP32 unless --tf32, so the harness matches it unless told otherwise.
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = a.tf32
     torch.manual_seed(a.seed)
     fp, meta = models.load_nwq(a.weights)
     name = meta["model"]
@@ -162,7 +165,8 @@ def cmd_run(a):
     result = {"harness": "pytorch", "model": name, "weights": os.path.basename(a.weights),
               "method": a.method, "wbits": a.wbits, "abits": a.abits, "iters": a.iters, "seed": a.seed,
               "fp_top1": evaluate(fp, test, labels), "quant_top1": top1, "device": device,
-              "calibrate_seconds": t_calib, "seconds": time.time() - t0, "torch": torch.__version__}
+              "calibrate_seconds": t_calib, "seconds": time.time() - t0, "torch": torch.__version__,
+              "tf32": a.tf32 and device == "cuda"}
     line = json.dumps(result)
     print(line, flush=True)
     if a.out:
@@ -198,6 +202,8 @@ def main():
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--tf32", action="store_true",
+                   help="let cuDNN/cuBLAS use TF32 (PyTorch's default for convolutions; off here)")
     r.add_argument("--out", default="")
     a = p.parse_args()
     cmd_golden(a) if a.cmd == "golden" else cmd_run(a)
