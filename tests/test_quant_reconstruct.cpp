@@ -408,11 +408,14 @@ TEST_CASE("quant pipeline: run_quantize reports every stage; calibration draws a
   job.config.calib = 16, job.config.init_images = 8, job.config.seed = 4;
   job.workers = 1;
   job.progress = false;
-  QuantizeResult r = run_quantize(job);
-
   EvalOptions eo;
   eo.workers = 1;
   eo.progress = false;
+  CHECK_THROWS_WITH_AS(run_quantize(job), doctest::Contains("QuantizeJob::evaluate is not set"),
+                       Error);
+  job.evaluate = top1_evaluator(eo);
+  QuantizeResult r = run_quantize(job);
+
   TinyResNet fresh(3);
   CHECK(r.fp_top1 == evaluate(fresh, data, eo).top1);
   CHECK(r.quant_top1 >= 0);

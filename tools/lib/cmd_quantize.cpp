@@ -8,6 +8,7 @@
 #include "core/tensor_io.h"
 #include "quant/export.h"
 #include "quant/pipeline.h"
+#include "train/trainer.h"
 #include "tools/lib/cli_common.h"
 #include "tools/lib/commands.h"
 
@@ -165,7 +166,12 @@ int cmd_quantize(const std::vector<std::string>& args) {
   job.device = device_from_flag(a);
   job.workers = workers_from_flag(a);
   job.progress = !a.on("--quiet");
-  job.eval_limit = a.get_int("--eval-limit", -1, INT64_MAX);
+  EvalOptions eval_options;
+  eval_options.device = job.device;
+  eval_options.workers = job.workers;
+  eval_options.progress = job.progress;
+  eval_options.limit = a.get_int("--eval-limit", -1, INT64_MAX);
+  job.evaluate = top1_evaluator(eval_options);
   job.eval_fp = !a.on("--no-fp-eval");
   NWQ_CHECK(!a.on("--resume") || a.has("--state"), "--resume needs --state FILE");
   if (a.has("--state")) {

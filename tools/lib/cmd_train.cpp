@@ -2,7 +2,7 @@
 // schedule, evaluates on the test split after each epoch, and saves the weights.
 #include <cstdio>
 
-#include "train/progress.h"
+#include "core/progress.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
