@@ -338,7 +338,8 @@ TEST_CASE("module: Sequential runs in order and is indexed like torch") {
 }
 
 TEST_CASE("module: layer hyper-parameters are exposed and checked") {
-  Conv2d conv(6, 4, {3, 2}, {2, 1}, {1, 0}, 1, 2, false);
+  Conv2d conv(6, 4,
+              Conv2dOptions(Size2(3, 2)).stride({2, 1}).padding({1, 0}).groups(2).bias(false));
   CHECK(conv.weight.sizes() == Shape{4, 3, 3, 2});
   CHECK_FALSE(conv.has_bias());
   CHECK(conv.in_channels() == 6);
@@ -349,7 +350,17 @@ TEST_CASE("module: layer hyper-parameters are exposed and checked") {
   CHECK(conv.params().pad_h == 1);
   CHECK(conv.params().groups == 2);
   CHECK(names_of(conv.named_parameters()) == std::vector<std::string>{"weight"});
-  CHECK_THROWS_WITH_AS(Conv2d(6, 4, 3, 1, 0, 1, 4), doctest::Contains("groups 4"), Error);
+  Conv2d plain(3, 16, 3);  // a kernel size alone: torch's defaults for the rest
+  CHECK(plain.kernel_size() == Size2(3, 3));
+  CHECK(plain.has_bias());
+  CHECK(plain.params().stride_h == 1);
+  CHECK(plain.params().pad_w == 0);
+  CHECK(plain.params().dilation_h == 1);
+  CHECK(plain.params().groups == 1);
+  CHECK_THROWS_WITH_AS(Conv2d(6, 4, Conv2dOptions(3).groups(4)), doctest::Contains("groups 4"),
+                       Error);
+  CHECK_THROWS_WITH_AS(Conv2d(6, 4, Conv2dOptions(3).dilation(0)),
+                       doctest::Contains("dilation 0x0"), Error);
   MaxPool2d pool(3, 0, 1);
   CHECK(pool.params().stride_h == 3);
   CHECK_THROWS_WITH_AS(MaxPool2d(2, 2, 2), doctest::Contains("MaxPool2d"), Error);

@@ -90,7 +90,7 @@ Tensor clip_to_grid(const QuantLayer& l) {
 
 TEST_CASE("quant reconstruct: soft rounding starts at the folded weight clipped to the grid") {
   Rng rng(31);
-  auto conv = std::make_shared<Conv2d>(4, 6, 3, 1, 1, 1, 1, false);
+  auto conv = std::make_shared<Conv2d>(4, 6, Conv2dOptions(3).padding(1).bias(false));
   fill_uniform(conv->weight, rng, -1, 1);
   conv->weight.data<float>()[3] = -5.0f;  // clipped at low bit widths
   auto bn = std::make_shared<BatchNorm2d>(6);
