@@ -2,11 +2,8 @@
 // strict-load errors, replace_child, train/eval, to(device), the simple layers and weight init.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 
 #include "autograd/engine.h"
@@ -15,24 +12,13 @@
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "tests/helpers.h"
+#include "tests/temp_dir.h"
 
 using namespace nwq;
 
 namespace {
 
-// A fresh folder under the system temp folder, removed with its contents at the end.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "nwq_module_XXXXXX").string();
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    REQUIRE(mkdtemp(buffer.data()) != nullptr);
-    path = buffer.data();
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
+using test::TempDir;
 
 // A parameter and a buffer of its own, then body = Sequential(Linear, BatchNorm2d, ReLU) and a
 // bias-free head: the listing order is scale, steps, body.*, head.*.
@@ -147,9 +133,9 @@ TEST_CASE("module: registration order and dotted names follow torch") {
 TEST_CASE("module: state_dict round trip through safetensors is bit-identical") {
   TempDir dir;
   TinyNet a(1), b(2);
-  a.save(dir.file("tiny.safetensors"), {{"model", "tiny"}});
+  a.save(dir / "tiny.safetensors", {{"model", "tiny"}});
   Tensor b_weight = dynamic_cast<Linear&>(*b.find("body.0")).weight;
-  SafetensorsMetadata meta = b.load(dir.file("tiny.safetensors"));
+  SafetensorsMetadata meta = b.load(dir / "tiny.safetensors");
   CHECK(meta == SafetensorsMetadata{{"model", "tiny"}});
   NamedTensors sa = a.state_dict(), sb = b.state_dict();
   REQUIRE(sa.size() == sb.size());
@@ -172,7 +158,7 @@ TEST_CASE("module: strict load lists missing, unexpected and mis-shaped keys wit
   TinyNet a(1), b(2);
   NamedTensors good = a.state_dict();
 
-  std::string path = dir.file("missing.safetensors");
+  std::string path = dir / "missing.safetensors";
   save_safetensors(path, without(good, "head.weight"));
   std::string msg = error_of([&] { b.load(path); });
   CHECK(msg.find(path) != std::string::npos);
