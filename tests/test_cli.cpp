@@ -1,5 +1,6 @@
 // The nwq subcommands called as functions: flag errors name the flag, bad files name the file,
-// and a tiny train -> save -> eval round trip reproduces the accuracy it reported.
+// a tiny train -> save -> eval round trip reproduces the accuracy it reported, and the flags the
+// commands share have the same help everywhere.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -123,4 +124,32 @@ TEST_CASE("cli: checkpoints saved through DataParallel ('module.' prefix) load a
 TEST_CASE("cli: --bad-images takes stop or skip") {
   CHECK_THROWS_WITH_AS(cmd_train({"--bad-images", "ignore", "--limit", "1"}),
                        doctest::Contains("--bad-images must be one of stop, skip"), Error);
+}
+
+TEST_CASE("cli: train, eval, quantize and data give their shared flags the same help") {
+  const ArgParser train = train_flags(), eval = eval_flags(), quantize = quantize_flags(),
+                  data = data_flags();
+  for (const std::string flag :
+       {"--data", "--device", "--tf32", "--workers", "--bad-images", "--quiet", "--json"}) {
+    CAPTURE(flag);
+    CHECK(eval.help_line(flag) == train.help_line(flag));
+    CHECK(quantize.help_line(flag) == train.help_line(flag));
+    for (const ArgParser* command : {&train, &eval, &quantize})
+      CHECK(command->help().find(train.help_line(flag)) != std::string::npos);
+  }
+  for (const std::string flag : {"--data", "--workers", "--bad-images"})
+    CHECK(data.help_line(flag) == train.help_line(flag));
+  // eval, quantize and data take --mean/--std defaults from --weights' metadata; train does not.
+  for (const std::string flag : {"--mean", "--std"}) {
+    CAPTURE(flag);
+    CHECK(quantize.help_line(flag) == eval.help_line(flag));
+    CHECK(data.help_line(flag) == eval.help_line(flag));
+  }
+  CHECK(eval.help_line("--mean").find("--weights") != std::string::npos);
+  CHECK(train.help_line("--mean").find("--weights") == std::string::npos);
+  CHECK(train.help_line("--bad-images") ==
+        "  --bad-images MODE         undecodable image files: stop (error naming the file) or "
+        "skip (count and list them) (default: stop)\n");
+  CHECK(eval.help_line("--quiet") == "  --quiet                   no progress bars\n");
+  CHECK_THROWS_WITH_AS(eval.help_line("--epochs"), doctest::Contains("never declared"), Error);
 }
