@@ -42,7 +42,6 @@ class Json {
 
   Kind kind() const { return kind_; }
   bool is_null() const { return kind_ == Kind::Null; }
-  bool is_bool() const { return kind_ == Kind::Bool; }
   bool is_number() const { return kind_ == Kind::Number; }
   bool is_integer() const { return kind_ == Kind::Number && is_integer_; }  // exact int64
   bool is_string() const { return kind_ == Kind::String; }

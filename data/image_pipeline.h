@@ -28,8 +28,6 @@ struct ImagePipeline {
   bool fixed_output() const { return random_resized_crop > 0 || center_crop > 0; }
   // Output size for an input of the given size.
   ImageSize output_size(int64_t height, int64_t width) const;
-  // Whether any step draws random numbers (training augmentation).
-  bool is_random() const { return random_resized_crop > 0 || crop_padding > 0 || random_flip; }
 };
 
 // ImageNet evaluation: Resize(256), CenterCrop(224), ToTensor, Normalize(ImageNet mean, std).

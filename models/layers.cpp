@@ -9,9 +9,11 @@ namespace nwq {
 
 // ---------------------------------------------------------------- Conv2d
 
-Conv2d::Conv2d(int in_channels, int out_channels, Size2 kernel, Size2 stride, Size2 padding,
-               Size2 dilation, int groups, bool bias)
-    : in_channels_(in_channels), out_channels_(out_channels), kernel_(kernel) {
+Conv2d::Conv2d(int in_channels, int out_channels, const Conv2dOptions& options)
+    : in_channels_(in_channels), out_channels_(out_channels), kernel_(options.kernel()) {
+  const Size2 kernel = options.kernel(), stride = options.stride(), padding = options.padding(),
+              dilation = options.dilation();
+  const int groups = options.groups();
   NWQ_CHECK(in_channels > 0 && out_channels > 0 && groups > 0 && in_channels % groups == 0 &&
                 out_channels % groups == 0,
             "Conv2d: channels ", in_channels, " -> ", out_channels, " with groups ", groups,
@@ -29,9 +31,9 @@ Conv2d::Conv2d(int in_channels, int out_channels, Size2 kernel, Size2 stride, Si
   params_.dilation_w = dilation.w;
   params_.groups = groups;
   weight = Tensor::zeros({out_channels, in_channels / groups, kernel.h, kernel.w});
-  if (bias) this->bias = Tensor::zeros({out_channels});
+  if (options.bias()) bias = Tensor::zeros({out_channels});
   register_parameter("weight", &weight);
-  register_parameter("bias", &this->bias);
+  register_parameter("bias", &bias);
 }
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, params_); }

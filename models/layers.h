@@ -12,8 +12,7 @@
 
 namespace nwq {
 
-// A (height, width) pair; an int means the same value for both: Conv2d(3, 16, 3) is 3x3,
-// Conv2d(3, 16, {3, 2}, {2, 1}, {1, 0}) a 3x2 kernel with stride (2, 1) and padding (1, 0).
+// A (height, width) pair; an int means the same value for both: 3 is 3x3, {3, 2} is 3x2.
 struct Size2 {
   int h, w;
   Size2(int v) : h(v), w(v) {}  // NOLINT: implicit on purpose
@@ -21,11 +20,39 @@ struct Size2 {
   bool operator==(const Size2& o) const { return h == o.h && w == o.w; }
 };
 
-// weight [out, in/groups, kh, kw]; bias [out] or undefined (bias = false).
+// Conv2d's settings besides the channel counts, each named where a layer is built:
+//   Conv2d(64, 128, Conv2dOptions(3).stride(2).padding(1).bias(false))
+// Setters return the options, so they chain; what is not set keeps torch's default (stride 1,
+// padding 0, dilation 1, groups 1, with bias). A kernel size alone converts to options:
+// Conv2d(3, 16, 3) is a 3x3 conv with the defaults, Conv2d(3, 16, Size2(3, 2)) a 3x2 one.
+class Conv2dOptions {
+ public:
+  Conv2dOptions(int kernel) : kernel_(kernel) {}    // NOLINT: implicit on purpose
+  Conv2dOptions(Size2 kernel) : kernel_(kernel) {}  // NOLINT: implicit on purpose
+
+  Conv2dOptions& stride(Size2 value) { stride_ = value; return *this; }
+  Conv2dOptions& padding(Size2 value) { padding_ = value; return *this; }
+  Conv2dOptions& dilation(Size2 value) { dilation_ = value; return *this; }
+  Conv2dOptions& groups(int value) { groups_ = value; return *this; }
+  Conv2dOptions& bias(bool value) { bias_ = value; return *this; }
+
+  Size2 kernel() const { return kernel_; }
+  Size2 stride() const { return stride_; }
+  Size2 padding() const { return padding_; }
+  Size2 dilation() const { return dilation_; }
+  int groups() const { return groups_; }
+  bool bias() const { return bias_; }
+
+ private:
+  Size2 kernel_, stride_ = 1, padding_ = 0, dilation_ = 1;
+  int groups_ = 1;
+  bool bias_ = true;
+};
+
+// weight [out, in/groups, kh, kw]; bias [out] or undefined (options.bias(false)).
 class Conv2d : public Module {
  public:
-  Conv2d(int in_channels, int out_channels, Size2 kernel, Size2 stride = 1, Size2 padding = 0,
-         Size2 dilation = 1, int groups = 1, bool bias = true);
+  Conv2d(int in_channels, int out_channels, const Conv2dOptions& options);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string extra_repr() const override;

@@ -13,9 +13,10 @@
 namespace nwq {
 
 ModulePtr conv_bn_relu6(int in_channels, int out_channels, int kernel, int stride, int groups) {
+  const Conv2dOptions options =
+      Conv2dOptions(kernel).stride(stride).padding((kernel - 1) / 2).groups(groups).bias(false);
   return std::make_shared<Sequential>(std::vector<ModulePtr>{
-      std::make_shared<Conv2d>(in_channels, out_channels, kernel, stride, (kernel - 1) / 2, 1,
-                               groups, false),
+      std::make_shared<Conv2d>(in_channels, out_channels, options),
       std::make_shared<BatchNorm2d>(out_channels), std::make_shared<ReLU6>()});
 }
 
@@ -31,7 +32,7 @@ InvertedResidual::InvertedResidual(int in_channels, int out_channels, int stride
   auto layers = std::make_shared<Sequential>();
   if (expand_ratio != 1) layers->push_back(conv_bn_relu6(in_channels, hidden, 1, 1, 1));
   layers->push_back(conv_bn_relu6(hidden, hidden, 3, stride, hidden));  // depthwise
-  layers->push_back(std::make_shared<Conv2d>(hidden, out_channels, 1, 1, 0, 1, 1, false));
+  layers->push_back(std::make_shared<Conv2d>(hidden, out_channels, Conv2dOptions(1).bias(false)));
   layers->push_back(std::make_shared<BatchNorm2d>(out_channels));
   conv = layers;
   register_module("conv", &conv);

@@ -122,12 +122,6 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() {
   return out;
 }
 
-std::vector<std::pair<std::string, ModulePtr>> Module::named_children() const {
-  std::vector<std::pair<std::string, ModulePtr>> out;
-  for (const auto& c : children_) out.emplace_back(c.name, *c.slot);
-  return out;
-}
-
 // Walks the dotted path; returns the parent's slot holding the module, or nullptr (or throws,
 // naming the path and what exists there) when some part is absent.
 ModulePtr* Module::find_slot(const std::string& path, bool must_exist) const {

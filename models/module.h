@@ -70,7 +70,6 @@ class Module {
   // ---- the tree ----
   // Every module, depth first, "" for this one. Non-owning pointers, valid while the tree is.
   std::vector<std::pair<std::string, Module*>> named_modules();
-  std::vector<std::pair<std::string, ModulePtr>> named_children() const;
   ModulePtr child(const std::string& name) const;   // direct child; throws when absent
   ModulePtr find(const std::string& path) const;    // "layer1.0.conv1"; throws naming the path
   bool contains(const std::string& path) const;     // whether find(path) would succeed

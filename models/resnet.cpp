@@ -12,11 +12,13 @@ namespace nwq {
 namespace {
 
 ModulePtr conv3x3(int in_planes, int out_planes, int stride) {
-  return std::make_shared<Conv2d>(in_planes, out_planes, 3, stride, 1, 1, 1, false);
+  return std::make_shared<Conv2d>(in_planes, out_planes,
+                                  Conv2dOptions(3).stride(stride).padding(1).bias(false));
 }
 
 ModulePtr conv1x1(int in_planes, int out_planes, int stride) {
-  return std::make_shared<Conv2d>(in_planes, out_planes, 1, stride, 0, 1, 1, false);
+  return std::make_shared<Conv2d>(in_planes, out_planes,
+                                  Conv2dOptions(1).stride(stride).bias(false));
 }
 
 ModulePtr batch_norm(int channels) { return std::make_shared<BatchNorm2d>(channels); }
@@ -113,10 +115,12 @@ ResNet::ResNet(const ResNetConfig& config, Rng& rng) : config_(config) {
       config.block == ResNetBlockKind::Basic ? BasicBlock::expansion : Bottleneck::expansion;
   int inplanes = 64;
   if (config.cifar_stem) {
-    conv1 = std::make_shared<Conv2d>(config.in_channels, 64, 3, 1, 1, 1, 1, false);
+    conv1 = std::make_shared<Conv2d>(config.in_channels, 64,
+                                     Conv2dOptions(3).padding(1).bias(false));
     maxpool = std::make_shared<Identity>();
   } else {
-    conv1 = std::make_shared<Conv2d>(config.in_channels, 64, 7, 2, 3, 1, 1, false);
+    conv1 = std::make_shared<Conv2d>(config.in_channels, 64,
+                                     Conv2dOptions(7).stride(2).padding(3).bias(false));
     maxpool = std::make_shared<MaxPool2d>(3, 2, 1);
   }
   bn1 = batch_norm(64);

@@ -23,10 +23,11 @@ Tensor ShortcutA::forward(const Tensor& x) {
 std::string ShortcutA::extra_repr() const { return str("stride=", stride_, ", pad=", pad_); }
 
 CifarBasicBlock::CifarBasicBlock(int in_planes, int planes, int stride) {
-  conv1 = std::make_shared<Conv2d>(in_planes, planes, 3, stride, 1, 1, 1, false);
+  conv1 = std::make_shared<Conv2d>(in_planes, planes,
+                                   Conv2dOptions(3).stride(stride).padding(1).bias(false));
   bn1 = std::make_shared<BatchNorm2d>(planes);
   relu1 = std::make_shared<ReLU>();
-  conv2 = std::make_shared<Conv2d>(planes, planes, 3, 1, 1, 1, 1, false);
+  conv2 = std::make_shared<Conv2d>(planes, planes, Conv2dOptions(3).padding(1).bias(false));
   bn2 = std::make_shared<BatchNorm2d>(planes);
   if (stride != 1 || in_planes != planes) {
     NWQ_CHECK(planes == in_planes + 2 * (planes / 4), "CifarBasicBlock: option-A shortcut from ",
@@ -73,7 +74,7 @@ CifarResNet::CifarResNet(int depth, int in_channels, int num_classes, Rng& rng)
   NWQ_CHECK(in_channels > 0 && num_classes > 0, "CifarResNet: invalid in_channels ", in_channels,
             " or num_classes ", num_classes);
   int n = (depth - 2) / 6, in_planes = 16;
-  conv1 = std::make_shared<Conv2d>(in_channels, 16, 3, 1, 1, 1, 1, false);
+  conv1 = std::make_shared<Conv2d>(in_channels, 16, Conv2dOptions(3).padding(1).bias(false));
   bn1 = std::make_shared<BatchNorm2d>(16);
   relu = std::make_shared<ReLU>();
   layer1 = make_stage(in_planes, 16, 1, n);

@@ -10,7 +10,6 @@
 #include "data/calibration.h"
 #include "data/loader.h"
 #include "quant/run_state.h"
-#include "train/trainer.h"
 
 namespace nwq {
 
@@ -28,13 +27,8 @@ std::shared_ptr<const Dataset> borrow(const Dataset& d) {
 }
 
 double eval_top1(Module& m, const QuantizeJob& job, const char* label) {
-  EvalOptions eo;
-  eo.device = job.device;
-  eo.workers = job.workers;
-  eo.progress = job.progress;
-  eo.limit = job.eval_limit;
   if (job.progress) std::fprintf(stderr, "%s\n", label);
-  return evaluate(m, *job.test, eo).top1;
+  return job.evaluate(m, *job.test);
 }
 
 Json errors_json(const QuantModel& m, const std::vector<double>& before,
@@ -97,6 +91,9 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   const QuantConfig& c = job.config;
   validate(c);
   NWQ_CHECK(job.model && job.calib_source, "run_quantize: a model and calibration data are needed");
+  NWQ_CHECK(!job.test || job.evaluate,
+            "run_quantize: a test split is given but QuantizeJob::evaluate is not set (set it to "
+            "a top-1 function such as top1_evaluator(), or leave `test` null for no accuracies)");
   QuantizeResult result;
   Json timing = Json::object();
   const auto start = std::chrono::steady_clock::now();

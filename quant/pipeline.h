@@ -2,6 +2,7 @@
 // preparation, calibration, reconstruction, quantized accuracy, and the JSON report. The CLI's
 // `nwq quantize` is a thin layer over it (docs/QUANTIZATION.md).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,16 +14,21 @@
 
 namespace nwq {
 
+// Top-1 accuracy in percent of `model` on `data`. The caller supplies it, so that quant/ does not
+// depend on the training code: the CLI passes trainer.h's top1_evaluator(), whose options (batch,
+// device, workers, image limit, progress bar) say how the images are read.
+using Top1Function = std::function<double(Module& model, const Dataset& data)>;
+
 struct QuantizeJob {
   ModelPtr model;  // FP weights loaded; becomes part of the result (modified in place)
   std::string model_name, weights, data_name;
   const Dataset* calib_source = nullptr;  // training split, evaluation transform
   const Dataset* test = nullptr;          // may be null: no accuracies
+  Top1Function evaluate;                  // must be set when `test` is
   QuantConfig config;
   Device device = Device::cpu();
   int workers = 2;
   bool progress = true;
-  int64_t eval_limit = -1;
   bool eval_fp = true;  // also measure the FP top-1 before quantizing
   // Resumable runs: write the run state to state_path every checkpoint_every iterations (and at
   // each unit boundary); with resume, continue from state_path when it exists.

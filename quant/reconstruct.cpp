@@ -28,6 +28,23 @@ Tensor map_chunks(const Tensor& x, const std::function<Tensor(const Tensor&)>& f
   return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
 
+// The FP network's output of every block for the batch x, in block order: the one place that runs
+// the FP network block by block (targets of network scope, --cache-fp, block_errors).
+std::vector<Tensor> fp_block_outputs(QuantModel& m, const Tensor& x) {
+  NoGradGuard no_grad;
+  FloatModeGuard fp(m);
+  std::vector<Tensor> outs(m.num_blocks());
+  Tensor h = x;
+  for (size_t b = 0; b < m.num_blocks(); ++b) outs[b] = h = m.run_block(b, h);
+  return outs;
+}
+
+// Block b of the FP network applied to its inputs x (every calibration image, in chunks).
+Tensor fp_block_output(QuantModel& m, size_t b, const Tensor& x) {
+  FloatModeGuard fp(m);
+  return map_chunks(x, [&](const Tensor& chunk) { return m.run_block(b, chunk); });
+}
+
 std::vector<ActQuantizerPtr> acts_of_block(const QuantModel& m, size_t b) {
   std::vector<ActQuantizerPtr> out;
   for (const auto& a : m.acts())
@@ -125,8 +142,7 @@ struct BlockInputs {
 void advance_to(QuantModel& m, BlockInputs& in, size_t block) {
   for (; in.at < block; ++in.at) {
     in.q = map_chunks(in.q, [&](const Tensor& x) { return m.run_block(in.at, x); });
-    FloatModeGuard fp(m);
-    in.fp = map_chunks(in.fp, [&](const Tensor& x) { return m.run_block(in.at, x); });
+    in.fp = fp_block_output(m, in.at, in.fp);
   }
 }
 
@@ -138,11 +154,7 @@ void run_block_unit(QuantModel& m, BlockInputs& in, const PlannedUnit& p, int64_
   const size_t b = p.index;
   const bool learn_rounding = p.kind == PlannedUnit::Kind::Block;
   advance_to(m, in, b);
-  Tensor fp_out;
-  {
-    FloatModeGuard fp(m);
-    fp_out = map_chunks(in.fp, [&](const Tensor& x) { return m.run_block(b, x); });
-  }
+  const Tensor fp_out = fp_block_output(m, b, in.fp);
   Unit u;
   u.name = p.name;
   u.index = number;
@@ -166,32 +178,27 @@ void run_block_unit(QuantModel& m, BlockInputs& in, const PlannedUnit& p, int64_
 }
 
 // The FP network's block outputs for every calibration image (--cache-fp), after printing how
-// much memory they take.
-std::vector<Tensor> fp_block_outputs(QuantModel& m, const Tensor& calib, bool verbose) {
-  NoGradGuard no_grad;
-  FloatModeGuard guard(m);
+// much memory they take. Filled chunk by chunk into tensors allocated once.
+std::vector<Tensor> cache_fp_block_outputs(QuantModel& m, const Tensor& calib, bool verbose) {
+  const int64_t n = calib.size(0);
+  std::vector<Tensor> outs;
   int64_t per_image = 0;
-  Tensor h = calib.slice(0, 0, 1).contiguous();
-  for (size_t b = 0; b < m.num_blocks(); ++b) per_image += (h = m.run_block(b, h)).numel();
-  const double mb = double(per_image) * double(calib.size(0)) * 4 / 1e6;
+  for (const Tensor& y : fp_block_outputs(m, calib.slice(0, 0, 1).contiguous())) {
+    Shape shape = y.sizes();
+    shape[0] = n;
+    outs.push_back(Tensor::empty(shape, y.dtype(), y.device()));
+    per_image += y.numel();
+  }
   if (verbose)
     std::fprintf(stderr, "caching the FP block outputs of %lld images: %.1f MB on %s\n",
-                 (long long)calib.size(0), mb, calib.device().name().c_str());
-  std::vector<Tensor> outs(m.num_blocks());
-  Tensor cur = calib;
-  for (size_t b = 0; b < m.num_blocks(); ++b)
-    outs[b] = cur = map_chunks(cur, [&](const Tensor& x) { return m.run_block(b, x); });
+                 (long long)n, double(per_image) * double(n) * 4 / 1e6,
+                 calib.device().name().c_str());
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t end = std::min(n, i + kChunk);
+    const std::vector<Tensor> part = fp_block_outputs(m, calib.slice(0, i, end).contiguous());
+    for (size_t b = 0; b < outs.size(); ++b) outs[b].slice(0, i, end).copy_(part[b]);
+  }
   return outs;
-}
-
-// The FP block outputs of one batch (on the fly: no memory beyond the batch).
-std::vector<Tensor> fp_targets(QuantModel& m, const Tensor& x) {
-  NoGradGuard no_grad;
-  FloatModeGuard guard(m);
-  std::vector<Tensor> fp(m.num_blocks());
-  Tensor h = x;
-  for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = h = m.run_block(b, h);
-  return fp;
 }
 
 // Network scope: all variables at once; loss = sum over blocks of the block-output errors.
@@ -207,7 +214,7 @@ void run_network_unit(QuantModel& m, const Tensor& calib, int64_t number,
   u.iters = c.iters;
   Rng rng = Rng(c.seed).split(0), mix_rng = Rng(c.seed).split(1);
   u.mix_rng = &mix_rng;
-  const std::vector<Tensor> cache = c.cache_fp ? fp_block_outputs(m, calib, o.progress)
+  const std::vector<Tensor> cache = c.cache_fp ? cache_fp_block_outputs(m, calib, o.progress)
                                                : std::vector<Tensor>();
   u.rec_loss = [&](const std::vector<int64_t>& idx, double t) {
     Tensor x = gather_rows(calib, idx);
@@ -215,7 +222,7 @@ void run_network_unit(QuantModel& m, const Tensor& calib, int64_t number,
     if (!cache.empty()) {
       for (size_t b = 0; b < m.num_blocks(); ++b) fp[b] = gather_rows(cache[b], idx);
     } else {
-      fp = fp_targets(m, x);
+      fp = fp_block_outputs(m, x);
     }
     const double share = c.mix_start + (c.mix_end - c.mix_start) * t;
     Tensor h = x, loss;
@@ -298,7 +305,7 @@ std::vector<double> block_errors(QuantModel& m, const Tensor& images) {
   std::vector<double> sum(m.num_blocks(), 0.0);
   for (int64_t i = 0; i < images.size(0); i += kChunk) {
     Tensor x = images.slice(0, i, std::min(images.size(0), i + kChunk)).contiguous();
-    std::vector<Tensor> fp = fp_targets(m, x);
+    std::vector<Tensor> fp = fp_block_outputs(m, x);
     Tensor h = x;
     for (size_t b = 0; b < m.num_blocks(); ++b) {
       h = m.run_block(b, h);

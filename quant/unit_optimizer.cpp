@@ -6,11 +6,11 @@
 
 #include "autograd/engine.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "optim/optimizer.h"
 #include "quant/run_state.h"
-#include "train/progress.h"
 
 namespace nwq {
 

@@ -1,9 +1,8 @@
-// Helpers for the image data tests: a temporary folder removed at scope exit, file writers
-// (raw bytes, PNG and JPEG through stb_image_write), and deterministic synthetic images.
+// Helpers for the image data tests: file writers (raw bytes, PNG and JPEG through
+// stb_image_write) and deterministic synthetic images; TempDir (tests/temp_dir.h) comes with them.
 #pragma once
 #include <doctest/doctest.h>
 #include <stb/stb_image_write.h>
-#include <stdlib.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -12,30 +11,9 @@
 #include <vector>
 
 #include "data/image_transforms.h"
+#include "tests/temp_dir.h"
 
 namespace nwq::test {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "nwq_image_XXXXXX").string();
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    REQUIRE(mkdtemp(buffer.data()) != nullptr);
-    path_ = buffer.data();
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Writes bytes to path, creating parent folders.
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {

@@ -1,25 +1,21 @@
 // The nwq subcommands called as functions: flag errors name the flag, bad files name the file,
-// and a tiny train -> save -> eval round trip reproduces the accuracy it reported.
+// a tiny train -> save -> eval round trip reproduces the accuracy it reported, and the flags the
+// commands share have the same help everywhere.
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <fstream>
-
-#include <unistd.h>
 
 #include "core/tensor_io.h"
 #include "data/fashion_mnist.h"
 #include "data/sources.h"
 #include "models/registry.h"
+#include "tests/temp_dir.h"
 #include "tools/lib/args.h"
 #include "tools/lib/commands.h"
 #include "train/trainer.h"
 
 using namespace nwq;
-
-static std::string temp_path(const std::string& name) {
-  return "/tmp/nwq_cli_test_" + std::to_string(::getpid()) + "_" + name;
-}
+using nwq::test::TempDir;
 
 static bool have_fmnist() {
   std::ifstream f(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz");
@@ -66,12 +62,12 @@ TEST_CASE("cli: train and eval refuse bad input before doing work") {
   CHECK_THROWS_WITH_AS(cmd_eval({}), doctest::Contains("--weights"), Error);
   CHECK_THROWS_WITH_AS(cmd_eval({"--weights", "/no/such/file.safetensors"}),
                        doctest::Contains("/no/such/file.safetensors"), Error);
-  std::string junk = temp_path("junk.safetensors");
+  TempDir dir;
+  std::string junk = dir / "junk.safetensors";
   std::ofstream(junk) << "not a safetensors file at all";
   CHECK_THROWS_WITH_AS(cmd_eval({"--weights", junk, "--model", "resnet20"}),
                        doctest::Contains(junk.c_str()), Error);
   CHECK_THROWS_WITH_AS(cmd_info({junk}), doctest::Contains(junk.c_str()), Error);
-  std::remove(junk.c_str());
 }
 
 TEST_CASE("cli: weights of the wrong model are refused with the key names") {
@@ -79,11 +75,11 @@ TEST_CASE("cli: weights of the wrong model are refused with the key names") {
     MESSAGE("skipped: Fashion-MNIST is not installed");
     return;
   }
-  std::string path = temp_path("r32.safetensors");
+  TempDir dir;
+  std::string path = dir / "r32.safetensors";
   create_model("resnet32", 10, 1, 0)->save(path, {{"model", "resnet32"}});
   CHECK_THROWS_WITH_AS(cmd_eval({"--weights", path, "--model", "resnet20", "--quiet"}),
                        doctest::Contains("unexpected"), Error);
-  std::remove(path.c_str());
 }
 
 TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
@@ -91,7 +87,8 @@ TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
     MESSAGE("skipped: Fashion-MNIST is not installed");
     return;
   }
-  std::string path = temp_path("tiny.safetensors");
+  TempDir dir;
+  std::string path = dir / "tiny.safetensors";
   CHECK(cmd_train({"--epochs", "1", "--limit", "256", "--batch", "64", "--eval-limit", "500",
                    "--quiet", "--out", path}) == 0);
   TensorFile saved = load_safetensors(path);
@@ -109,23 +106,50 @@ TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
   o.limit = 500;
   o.progress = false;
   CHECK(evaluate(*model, *data.test, o).top1 == doctest::Approx(reported).epsilon(1e-9));
-  std::remove(path.c_str());
 }
 
 TEST_CASE("cli: checkpoints saved through DataParallel ('module.' prefix) load as they are") {
   ModelPtr source = create_model("resnet20", 10, 1, 4);
   NamedTensors prefixed;
   for (const auto& [name, t] : source->state_dict()) prefixed.emplace_back("module." + name, t);
-  std::string path = temp_path("dp.safetensors");
+  TempDir dir;
+  std::string path = dir / "dp.safetensors";
   save_safetensors(path, prefixed, {{"model", "resnet20"}});
   ModelPtr target = create_model("resnet20", 10, 1, 5);
   target->load_checkpoint(path);
   CHECK(target->state_dict()[0].second.to_vector<float>() ==
         source->state_dict()[0].second.to_vector<float>());
-  std::remove(path.c_str());
 }
 
 TEST_CASE("cli: --bad-images takes stop or skip") {
   CHECK_THROWS_WITH_AS(cmd_train({"--bad-images", "ignore", "--limit", "1"}),
                        doctest::Contains("--bad-images must be one of stop, skip"), Error);
+}
+
+TEST_CASE("cli: train, eval, quantize and data give their shared flags the same help") {
+  const ArgParser train = train_flags(), eval = eval_flags(), quantize = quantize_flags(),
+                  data = data_flags();
+  for (const std::string flag :
+       {"--data", "--device", "--tf32", "--workers", "--bad-images", "--quiet", "--json"}) {
+    CAPTURE(flag);
+    CHECK(eval.help_line(flag) == train.help_line(flag));
+    CHECK(quantize.help_line(flag) == train.help_line(flag));
+    for (const ArgParser* command : {&train, &eval, &quantize})
+      CHECK(command->help().find(train.help_line(flag)) != std::string::npos);
+  }
+  for (const std::string flag : {"--data", "--workers", "--bad-images"})
+    CHECK(data.help_line(flag) == train.help_line(flag));
+  // eval, quantize and data take --mean/--std defaults from --weights' metadata; train does not.
+  for (const std::string flag : {"--mean", "--std"}) {
+    CAPTURE(flag);
+    CHECK(quantize.help_line(flag) == eval.help_line(flag));
+    CHECK(data.help_line(flag) == eval.help_line(flag));
+  }
+  CHECK(eval.help_line("--mean").find("--weights") != std::string::npos);
+  CHECK(train.help_line("--mean").find("--weights") == std::string::npos);
+  CHECK(train.help_line("--bad-images") ==
+        "  --bad-images MODE         undecodable image files: stop (error naming the file) or "
+        "skip (count and list them) (default: stop)\n");
+  CHECK(eval.help_line("--quiet") == "  --quiet                   no progress bars\n");
+  CHECK_THROWS_WITH_AS(eval.help_line("--epochs"), doctest::Contains("never declared"), Error);
 }

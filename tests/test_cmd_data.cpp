@@ -12,7 +12,7 @@
 #include "data/sources.h"
 #include "quant/pipeline.h"
 #include "tests/helpers.h"
-#include "tests/image_test_util.h"
+#include "tests/temp_dir.h"
 #include "tests/quant_run_util.h"
 #include "tools/lib/commands.h"
 

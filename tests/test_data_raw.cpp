@@ -16,6 +16,7 @@
 #include "data/gzip.h"
 #include "data/idx.h"
 #include "data/transforms.h"
+#include "tests/temp_dir.h"
 
 using Bytes = std::vector<uint8_t>;
 
@@ -195,10 +196,9 @@ TEST_CASE("idx: header and size errors") {
 }
 
 TEST_CASE("idx: read_idx_file reads raw and gzipped files and names missing ones") {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  nwq::test::TempDir dir;
   const Bytes idx = make_idx(0x08, {2, 5}, 10);
-  const std::string raw_path = (dir / "nwq_test_raw.idx").string();
-  const std::string gz_path = (dir / "nwq_test_stored.idx.gz").string();
+  const std::string raw_path = dir / "raw.idx", gz_path = dir / "stored.idx.gz";
   std::ofstream(raw_path, std::ios::binary).write(reinterpret_cast<const char*>(idx.data()),
                                                   static_cast<std::streamsize>(idx.size()));
   const Bytes gz = make_stored_gzip(idx);
@@ -207,7 +207,6 @@ TEST_CASE("idx: read_idx_file reads raw and gzipped files and names missing ones
   CHECK(nwq::read_idx_file(raw_path).data == nwq::parse_idx(idx, "x").data);
   CHECK(nwq::read_idx_file(gz_path).dims == std::vector<int64_t>{2, 5});
   std::filesystem::remove(raw_path);
-  std::filesystem::remove(gz_path);
   CHECK(contains(error_of([&] { nwq::read_idx_file(raw_path); }), raw_path + ": cannot open"));
 }
 

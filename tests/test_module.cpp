@@ -2,11 +2,8 @@
 // strict-load errors, replace_child, train/eval, to(device), the simple layers and weight init.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 
 #include "autograd/engine.h"
@@ -15,24 +12,13 @@
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "tests/helpers.h"
+#include "tests/temp_dir.h"
 
 using namespace nwq;
 
 namespace {
 
-// A fresh folder under the system temp folder, removed with its contents at the end.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "nwq_module_XXXXXX").string();
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    REQUIRE(mkdtemp(buffer.data()) != nullptr);
-    path = buffer.data();
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
+using test::TempDir;
 
 // A parameter and a buffer of its own, then body = Sequential(Linear, BatchNorm2d, ReLU) and a
 // bias-free head: the listing order is scale, steps, body.*, head.*.
@@ -147,9 +133,9 @@ TEST_CASE("module: registration order and dotted names follow torch") {
 TEST_CASE("module: state_dict round trip through safetensors is bit-identical") {
   TempDir dir;
   TinyNet a(1), b(2);
-  a.save(dir.file("tiny.safetensors"), {{"model", "tiny"}});
+  a.save(dir / "tiny.safetensors", {{"model", "tiny"}});
   Tensor b_weight = dynamic_cast<Linear&>(*b.find("body.0")).weight;
-  SafetensorsMetadata meta = b.load(dir.file("tiny.safetensors"));
+  SafetensorsMetadata meta = b.load(dir / "tiny.safetensors");
   CHECK(meta == SafetensorsMetadata{{"model", "tiny"}});
   NamedTensors sa = a.state_dict(), sb = b.state_dict();
   REQUIRE(sa.size() == sb.size());
@@ -172,7 +158,7 @@ TEST_CASE("module: strict load lists missing, unexpected and mis-shaped keys wit
   TinyNet a(1), b(2);
   NamedTensors good = a.state_dict();
 
-  std::string path = dir.file("missing.safetensors");
+  std::string path = dir / "missing.safetensors";
   save_safetensors(path, without(good, "head.weight"));
   std::string msg = error_of([&] { b.load(path); });
   CHECK(msg.find(path) != std::string::npos);
@@ -338,7 +324,8 @@ TEST_CASE("module: Sequential runs in order and is indexed like torch") {
 }
 
 TEST_CASE("module: layer hyper-parameters are exposed and checked") {
-  Conv2d conv(6, 4, {3, 2}, {2, 1}, {1, 0}, 1, 2, false);
+  Conv2d conv(6, 4,
+              Conv2dOptions(Size2(3, 2)).stride({2, 1}).padding({1, 0}).groups(2).bias(false));
   CHECK(conv.weight.sizes() == Shape{4, 3, 3, 2});
   CHECK_FALSE(conv.has_bias());
   CHECK(conv.in_channels() == 6);
@@ -349,7 +336,17 @@ TEST_CASE("module: layer hyper-parameters are exposed and checked") {
   CHECK(conv.params().pad_h == 1);
   CHECK(conv.params().groups == 2);
   CHECK(names_of(conv.named_parameters()) == std::vector<std::string>{"weight"});
-  CHECK_THROWS_WITH_AS(Conv2d(6, 4, 3, 1, 0, 1, 4), doctest::Contains("groups 4"), Error);
+  Conv2d plain(3, 16, 3);  // a kernel size alone: torch's defaults for the rest
+  CHECK(plain.kernel_size() == Size2(3, 3));
+  CHECK(plain.has_bias());
+  CHECK(plain.params().stride_h == 1);
+  CHECK(plain.params().pad_w == 0);
+  CHECK(plain.params().dilation_h == 1);
+  CHECK(plain.params().groups == 1);
+  CHECK_THROWS_WITH_AS(Conv2d(6, 4, Conv2dOptions(3).groups(4)), doctest::Contains("groups 4"),
+                       Error);
+  CHECK_THROWS_WITH_AS(Conv2d(6, 4, Conv2dOptions(3).dilation(0)),
+                       doctest::Contains("dilation 0x0"), Error);
   MaxPool2d pool(3, 0, 1);
   CHECK(pool.params().stride_h == 3);
   CHECK_THROWS_WITH_AS(MaxPool2d(2, 2, 2), doctest::Contains("MaxPool2d"), Error);

@@ -2,9 +2,6 @@
 // before any work, and nothing is written to --out or --report when it fails.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -12,15 +9,13 @@
 #include "core/error.h"
 #include "data/fashion_mnist.h"
 #include "models/registry.h"
+#include "tests/temp_dir.h"
 #include "tools/lib/commands.h"
 
 using namespace nwq;
+using nwq::test::TempDir;
 
 namespace {
-
-std::string temp_path(const std::string& name) {
-  return "/tmp/nwq_quant_cli_test_" + std::to_string(::getpid()) + "_" + name;
-}
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -42,29 +37,28 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// FP resnet20 weights with the model name in the metadata, removed at the end.
-struct Weights {
-  Weights() { create_model("resnet20", 10, 1, 0)->save(path, {{"model", "resnet20"}}); }
-  ~Weights() { std::remove(path.c_str()); }
-  std::string path = temp_path("fp.safetensors");
-};
+// FP resnet20 weights with the model name in the metadata, saved in dir; returns the path.
+std::string save_fp_weights(const TempDir& dir) {
+  const std::string path = dir / "fp.safetensors";
+  create_model("resnet20", 10, 1, 0)->save(path, {{"model", "resnet20"}});
+  return path;
+}
 
 }  // namespace
 
 TEST_CASE("quant cli: flag errors name the flag and write nothing") {
-  Weights w;
-  const std::string out = temp_path("q.safetensors"), report = temp_path("report.json");
-  std::remove(out.c_str());
-  std::remove(report.c_str());
+  TempDir dir;
+  const std::string weights = save_fp_weights(dir);
+  const std::string out = dir / "q.safetensors", report = dir / "report.json";
   auto run = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"--weights", w.path, "--out", out, "--report", report,
+    std::vector<std::string> args = {"--weights", weights, "--out", out, "--report", report,
                                      "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     return quantize_error(args);
   };
   CHECK(contains(quantize_error({"--quiet"}), "--weights"));
-  CHECK(contains(quantize_error({"--weights", temp_path("none.safetensors")}),
-                 temp_path("none.safetensors")));
+  CHECK(contains(quantize_error({"--weights", dir / "none.safetensors"}),
+                 dir / "none.safetensors"));
   CHECK(contains(run({"--wbits", "17"}), "--wbits"));
   CHECK(contains(run({"--wbits", "1"}), "--wbits"));
   CHECK(contains(run({"--abits", "9"}), "--abits"));
@@ -89,20 +83,19 @@ TEST_CASE("quant cli: flag errors name the flag and write nothing") {
   CHECK(contains(run({"--act-grad-scale", "2"}), "--act-grad-scale"));
   CHECK(contains(run({"--model", "resnet7"}), "resnet20"));
   CHECK(contains(run({"--device", "tpu"}), "--device"));
-  CHECK(contains(quantize_error({"--weights", w.path, "--out", "/no/such/dir/q.safetensors"}),
+  CHECK(contains(quantize_error({"--weights", weights, "--out", "/no/such/dir/q.safetensors"}),
                  "does not exist"));
-  CHECK(contains(quantize_error({"--weights", w.path, "--report", "/no/such/dir/r.json"}),
+  CHECK(contains(quantize_error({"--weights", weights, "--report", "/no/such/dir/r.json"}),
                  "does not exist"));
   CHECK_FALSE(exists(out));
   CHECK_FALSE(exists(report));
 
   // Weights without a model name need --model.
-  const std::string anonymous = temp_path("anonymous.safetensors");
+  const std::string anonymous = dir / "anonymous.safetensors";
   create_model("resnet20", 10, 1, 0)->save(anonymous);
   err = quantize_error({"--weights", anonymous, "--quiet"});
   CHECK(contains(err, anonymous));
   CHECK(contains(err, "--model"));
-  std::remove(anonymous.c_str());
 }
 
 TEST_CASE("quant cli: more calibration images than the training split is an error") {
@@ -110,10 +103,9 @@ TEST_CASE("quant cli: more calibration images than the training split is an erro
     MESSAGE("skipped: Fashion-MNIST is not installed");
     return;
   }
-  Weights w;
-  const std::string out = temp_path("q.safetensors");
-  std::remove(out.c_str());
-  std::string err = quantize_error({"--weights", w.path, "--calib", "60001", "--out", out,
+  TempDir dir;
+  const std::string weights = save_fp_weights(dir), out = dir / "q.safetensors";
+  std::string err = quantize_error({"--weights", weights, "--calib", "60001", "--out", out,
                                     "--quiet", "--no-fp-eval"});
   CHECK(contains(err, "--calib"));
   CHECK(contains(err, "60000"));

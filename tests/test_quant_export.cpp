@@ -15,13 +15,12 @@
 #include "quant/export.h"
 #include "quant/reconstruct.h"
 #include "tests/helpers.h"
-#include "tests/image_test_util.h"
+#include "tests/temp_dir.h"
 
 using namespace nwq;
 
 namespace {
 
-// A fresh folder under /tmp, removed with its contents at the end of the test.
 using test::TempDir;
 
 // The message of the nwq::Error that `action` throws, or "" when it throws nothing.

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "data/fashion_mnist.h"
-#include "tests/image_test_util.h"
+#include "tests/temp_dir.h"
 #include "tests/quant_run_util.h"
 
 using namespace nwq;

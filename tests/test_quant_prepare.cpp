@@ -82,7 +82,8 @@ TEST_CASE("quant prepare: BN folding equals conv followed by eval-mode BN") {
     CAPTURE(c.groups);
     CAPTURE(c.bias);
     Rng rng(seed++);
-    auto conv = std::make_shared<Conv2d>(c.in, c.out, 3, 2, 1, 1, c.groups, c.bias);
+    auto conv = std::make_shared<Conv2d>(
+        c.in, c.out, Conv2dOptions(3).stride(2).padding(1).groups(c.groups).bias(c.bias));
     fill_uniform(conv->weight, rng, -0.5f, 0.5f);
     if (c.bias) fill_uniform(conv->bias, rng, -0.2f, 0.2f);
     auto bn = std::make_shared<BatchNorm2d>(c.out);
@@ -336,7 +337,7 @@ TEST_CASE("quant prepare: activation quantizer error is at most half a step per 
 
 TEST_CASE("quant prepare: nearest weight codes are within half a step of the folded weight") {
   Rng rng(21);
-  auto conv = std::make_shared<Conv2d>(4, 6, 3, 1, 1, 1, 1, false);
+  auto conv = std::make_shared<Conv2d>(4, 6, Conv2dOptions(3).padding(1).bias(false));
   fill_uniform(conv->weight, rng, -1, 1);
   conv->weight.data<float>()[5] = 4.0f;  // an outlier in channel 0: clipped by the Lp search
   auto bn = std::make_shared<BatchNorm2d>(6);

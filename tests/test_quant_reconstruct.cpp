@@ -90,7 +90,7 @@ Tensor clip_to_grid(const QuantLayer& l) {
 
 TEST_CASE("quant reconstruct: soft rounding starts at the folded weight clipped to the grid") {
   Rng rng(31);
-  auto conv = std::make_shared<Conv2d>(4, 6, 3, 1, 1, 1, 1, false);
+  auto conv = std::make_shared<Conv2d>(4, 6, Conv2dOptions(3).padding(1).bias(false));
   fill_uniform(conv->weight, rng, -1, 1);
   conv->weight.data<float>()[3] = -5.0f;  // clipped at low bit widths
   auto bn = std::make_shared<BatchNorm2d>(6);
@@ -408,11 +408,14 @@ TEST_CASE("quant pipeline: run_quantize reports every stage; calibration draws a
   job.config.calib = 16, job.config.init_images = 8, job.config.seed = 4;
   job.workers = 1;
   job.progress = false;
-  QuantizeResult r = run_quantize(job);
-
   EvalOptions eo;
   eo.workers = 1;
   eo.progress = false;
+  CHECK_THROWS_WITH_AS(run_quantize(job), doctest::Contains("QuantizeJob::evaluate is not set"),
+                       Error);
+  job.evaluate = top1_evaluator(eo);
+  QuantizeResult r = run_quantize(job);
+
   TinyResNet fresh(3);
   CHECK(r.fp_top1 == evaluate(fresh, data, eo).top1);
   CHECK(r.quant_top1 >= 0);

@@ -12,18 +12,11 @@
 
 #include "data/fashion_mnist.h"
 #include "tests/quant_run_util.h"
+#include "tests/temp_dir.h"
 #include "tools/lib/commands.h"
 
 using namespace nwq;
 using namespace nwq::test;
-
-namespace {
-
-std::string temp_path(const std::string& name) {
-  return "/tmp/nwq_resume_test_" + std::to_string(::getpid()) + "_" + name;
-}
-
-}  // namespace
 
 TEST_CASE("quantize: a run killed with SIGKILL resumes to the same quantized model") {
   const std::string weights = "models/weights/fmnist_resnet20.safetensors";
@@ -36,8 +29,9 @@ TEST_CASE("quantize: a run killed with SIGKILL resumes to the same quantized mod
   const std::vector<std::string> common = {
       "--weights", weights, "--method", "qdrop", "--wbits", "2", "--abits", "4", "--calib", "64",
       "--iters", "24", "--eval-limit", "300", "--no-fp-eval", "--quiet"};
-  const std::string full = temp_path("full.safetensors"), resumed = temp_path("resumed.safetensors"),
-                    killed = temp_path("killed.safetensors"), state = temp_path("state.safetensors");
+  TempDir dir;
+  const std::string full = dir / "full.safetensors", resumed = dir / "resumed.safetensors",
+                    killed = dir / "killed.safetensors", state = dir / "state.safetensors";
   std::vector<std::string> args = common;
   args.insert(args.end(), {"--out", full});
   REQUIRE(cmd_quantize(args) == 0);
@@ -75,5 +69,4 @@ TEST_CASE("quantize: a run killed with SIGKILL resumes to the same quantized mod
   args[5] = "3";  // --wbits 3
   args.insert(args.end(), {"--state", state, "--resume", "--out", resumed});
   CHECK_THROWS_WITH_AS(cmd_quantize(args), doctest::Contains("another configuration"), Error);
-  for (const auto& p : {full, resumed, killed, state}) std::remove(p.c_str());
 }

@@ -4,14 +4,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "quant/reconstruct.h"
 #include "quant/run_state.h"
 #include "tests/helpers.h"
+#include "tests/temp_dir.h"
 #include "tests/tiny_resnet.h"
 
 using namespace nwq;
@@ -73,7 +72,8 @@ std::vector<std::pair<int64_t, int64_t>> run(QuantModel& m, const std::string& s
 }  // namespace
 
 TEST_CASE("quant resume: every scope x activation pass resumes from every checkpoint exactly") {
-  const std::string state = "/tmp/nwq_resume_plan_" + std::to_string(::getpid()) + ".safetensors";
+  test::TempDir dir;
+  const std::string state = dir / "state.safetensors";
   for (Scope scope : {Scope::Layer, Scope::Block, Scope::Network}) {
     for (bool steps_pass : {false, true}) {
       const QuantConfig c = config(scope, steps_pass);
@@ -112,7 +112,6 @@ TEST_CASE("quant resume: every scope x activation pass resumes from every checkp
       }
     }
   }
-  std::remove(state.c_str());
 }
 
 TEST_CASE("quant resume: the unit plan lists the scope's units, then BRECQ's step pass") {

@@ -17,33 +17,13 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/safetensors.h"
+#include "tests/temp_dir.h"
 
 using nwq::DType;
 
 namespace {
 
-// A fresh folder under the system temp folder, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "nwq_test_XXXXXX").string();
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    REQUIRE(mkdtemp(buffer.data()) != nullptr);
-    path_ = buffer.data();
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add, ignored);
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using nwq::test::TempDir;
 
 // The message of the nwq::Error that `action` throws, or "" when it throws nothing.
 std::string error_of(const std::function<void()>& action) {
@@ -77,7 +57,7 @@ void write_raw(const std::string& path, const std::vector<uint8_t>& bytes) {
 // Writes `bytes` to a file and checks read_safetensors rejects it naming the path and `why`.
 void check_corrupt(const std::vector<uint8_t>& bytes, const std::string& why) {
   TempDir dir;
-  std::string path = dir.file("corrupt.safetensors");
+  std::string path = dir / "corrupt.safetensors";
   write_raw(path, bytes);
   std::string message = error_of([&] { nwq::read_safetensors(path); });
   INFO("expected: ", why, "\nmessage: ", message);
@@ -103,7 +83,7 @@ TEST_CASE("safetensors: write, read back, and bytes are identical") {
       {"scale", DType::F64, {}, &scalar},
   };
   nwq::SafetensorsMetadata metadata = {{"format", "pt"}, {"nwq.config", R"({"bits":4})"}};
-  std::string path = dir.file("model.safetensors");
+  std::string path = dir / "model.safetensors";
   nwq::write_safetensors(path, tensors, metadata);
 
   std::vector<uint8_t> expected = nwq::serialize_safetensors(tensors, metadata);
@@ -234,7 +214,7 @@ TEST_CASE("safetensors: metadata must map strings to strings") {
 
 TEST_CASE("safetensors: missing files, folders and bad tensors to write") {
   TempDir dir;
-  std::string missing = dir.file("nope.safetensors");
+  std::string missing = dir / "nope.safetensors";
   std::string message = error_of([&] { nwq::read_safetensors(missing); });
   CHECK(message.find(missing) != std::string::npos);
   CHECK(message.find("No such file") != std::string::npos);
@@ -257,7 +237,7 @@ TEST_CASE("safetensors: missing files, folders and bad tensors to write") {
 
 TEST_CASE("file_util: atomic writes replace files and leave no temp behind") {
   TempDir dir;
-  std::string path = dir.file("out.bin");
+  std::string path = dir / "out.bin";
   nwq::write_file_atomic(path, "first", 5);
   nwq::write_file_atomic(path, "second!", 7);
   CHECK(nwq::read_file_bytes(path) == bytes_of("second!"));
@@ -274,16 +254,16 @@ TEST_CASE("file_util: atomic writes replace files and leave no temp behind") {
 TEST_CASE("file_util: failed atomic writes throw, clean up and keep the old file") {
   TempDir dir;
   // A folder that does not exist, and a path through a regular file: fail even for root.
-  std::string no_folder = dir.file("no/such/folder/out.bin");
+  std::string no_folder = dir / "no/such/folder/out.bin";
   std::string message = error_of([&] { nwq::write_file_atomic(no_folder, "x", 1); });
   CHECK(message.find(no_folder) != std::string::npos);
   CHECK(message.find("No such file or directory") != std::string::npos);
-  nwq::write_file_atomic(dir.file("plain"), "x", 1);
-  message = error_of([&] { nwq::write_file_atomic(dir.file("plain/out.bin"), "x", 1); });
+  nwq::write_file_atomic(dir / "plain", "x", 1);
+  message = error_of([&] { nwq::write_file_atomic(dir / "plain/out.bin", "x", 1); });
   CHECK(message.find("Not a directory") != std::string::npos);
 
   // Renaming over a non-empty folder fails after the temp file was written: it must be removed.
-  std::string folder = dir.file("taken");
+  std::string folder = dir / "taken";
   std::filesystem::create_directory(folder);
   nwq::write_file_atomic(folder + "/keep", "old", 3);
   message = error_of([&] { nwq::write_file_atomic(folder, "new", 3); });
@@ -297,7 +277,7 @@ TEST_CASE("file_util: failed atomic writes throw, clean up and keep the old file
     MESSAGE("running as root: skipping the read-only folder case (root ignores permissions)");
     return;
   }
-  std::string locked = dir.file("locked");
+  std::string locked = dir / "locked";
   std::filesystem::create_directory(locked);
   nwq::write_file_atomic(locked + "/weights.bin", "old", 3);
   chmod(locked.c_str(), 0555);

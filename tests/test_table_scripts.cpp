@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "tests/image_test_util.h"
+#include "tests/temp_dir.h"
 #include "tests/quant_run_util.h"
 
 using namespace nwq;

@@ -21,7 +21,7 @@ class TinyResNet : public Model {
  public:
   explicit TinyResNet(uint64_t seed) {
     Rng rng(seed);
-    conv1 = std::make_shared<Conv2d>(1, 8, 3, 1, 1, 1, 1, false);
+    conv1 = std::make_shared<Conv2d>(1, 8, Conv2dOptions(3).padding(1).bias(false));
     bn1 = std::make_shared<BatchNorm2d>(8);
     relu = std::make_shared<ReLU>();
     layer1 = std::make_shared<Sequential>(

@@ -7,11 +7,11 @@
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
+#include "core/progress.h"
 #include "data/loader.h"
 #include "ops/loss.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
-#include "train/progress.h"
 
 namespace nwq {
 
@@ -50,6 +50,12 @@ EvalResult evaluate(Module& model, const Dataset& data, const EvalOptions& optio
   r.seconds = bar.elapsed_seconds();
   bar.finish(stats_text(r.loss, r.top1));
   return r;
+}
+
+std::function<double(Module&, const Dataset&)> top1_evaluator(EvalOptions options) {
+  return [options](Module& model, const Dataset& data) {
+    return evaluate(model, data, options).top1;
+  };
 }
 
 static EpochStats train_one_epoch(Module& model, const DataLoader& loader, Optimizer& opt,

@@ -27,6 +27,10 @@ struct EvalOptions {
 // Runs model in eval mode without recording a graph.
 EvalResult evaluate(Module& model, const Dataset& data, const EvalOptions& options);
 
+// evaluate() with these options as a function returning the top-1 accuracy (percent): what
+// QuantizeJob::evaluate (quant/pipeline.h) takes.
+std::function<double(Module& model, const Dataset& data)> top1_evaluator(EvalOptions options);
+
 struct TrainOptions {
   int64_t epochs = 10, batch = 128;
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-4;

@@ -77,13 +77,17 @@ void ArgParser::parse(const std::vector<std::string>& args) {
 
 std::string ArgParser::help() const {
   std::string out = str("usage: nwq ", command_, " [flags]\n", summary_, "\n\nflags:\n");
-  for (const Flag& f : flags_) {
-    std::string left = f.is_switch ? f.name : f.name + " " + f.value_name;
-    out += "  " + left + std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') + f.help;
-    if (!f.fallback.empty()) out += " (default: " + f.fallback + ")";
-    out += "\n";
-  }
+  for (const Flag& f : flags_) out += help_line(f.name);
   return out + "  --help                    show this help\n";
+}
+
+std::string ArgParser::help_line(const std::string& name) const {
+  const Flag& f = find(name);
+  const std::string left = f.is_switch ? f.name : f.name + " " + f.value_name;
+  const std::string gap(left.size() < 26 ? 26 - left.size() : 1, ' ');  // help in column 29
+  std::string line = "  " + left + gap + f.help;
+  if (!f.fallback.empty()) line += " (default: " + f.fallback + ")";
+  return line + "\n";
 }
 
 bool ArgParser::has(const std::string& name) const {

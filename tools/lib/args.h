@@ -20,6 +20,8 @@ class ArgParser {
   void parse(const std::vector<std::string>& args);
   bool help_requested() const { return help_requested_; }
   std::string help() const;
+  // The line help() prints for one declared flag: name, value name, help text and default.
+  std::string help_line(const std::string& name) const;
 
   bool has(const std::string& name) const;  // given, or has a non-empty default
   bool on(const std::string& name) const;   // switch given

@@ -11,6 +11,27 @@
 
 namespace nwq {
 
+void add_data_flags(ArgParser& a, bool normalization_from_weights) {
+  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
+  add_normalization_flags(a, normalization_from_weights);
+}
+
+void add_device_flags(ArgParser& a) {
+  a.add("--device", "D", "cpu", "cpu or cuda[:N]");
+  a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
+}
+
+void add_loading_flags(ArgParser& a) {
+  a.add("--workers", "N", "2", "data-loading threads");
+  a.add("--bad-images", "MODE", "stop",
+        "undecodable image files: stop (error naming the file) or skip (count and list them)");
+}
+
+void add_output_switches(ArgParser& a) {
+  a.add_switch("--quiet", "no progress bars");
+  a.add_switch("--json", "print one JSON line of results on stdout");
+}
+
 Device device_from_flag(const ArgParser& args) {
   Device device = parse_device(args.get("--device"));
   NWQ_CHECK(device.is_cpu() || cuda_available(), "--device ", device.name(),

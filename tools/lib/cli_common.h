@@ -1,5 +1,6 @@
-// Pieces shared by the nwq subcommands: the --device flag, building a model for a data set,
-// loading weights into it, and printing the --json summary line.
+// Pieces shared by the nwq subcommands: the flags train, eval and quantize have in common
+// (declared once here, read back here), building a model for a data set, loading weights into it,
+// and printing the --json summary line.
 #pragma once
 #include <string>
 
@@ -10,6 +11,18 @@
 #include "tools/lib/normalization_flags.h"
 
 namespace nwq {
+
+// The shared flags, declared in one place so that their names, defaults and help text cannot drift
+// apart between commands (tests/test_cli.cpp compares the help lines).
+// --data SPEC, then --mean and --std (add_normalization_flags; from_weights: the command reads
+// their defaults from its --weights file's metadata).
+void add_data_flags(ArgParser& a, bool normalization_from_weights);
+// --device D and --tf32, read by device_from_flag.
+void add_device_flags(ArgParser& a);
+// --workers N and --bad-images MODE, read by data_options_from_flags and workers_from_flag.
+void add_loading_flags(ArgParser& a);
+// --quiet (no progress bars) and --json (one JSON line of results on stdout).
+void add_output_switches(ArgParser& a);
 
 // Reads --device, checking that CUDA is there when asked for.
 Device device_from_flag(const ArgParser& args);

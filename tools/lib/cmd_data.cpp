@@ -17,7 +17,7 @@ namespace nwq {
 namespace {
 
 void declare_flags(ArgParser& a) {
-  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
+  add_data_flags(a, true);
   a.add("--split", "S", "test",
         "test (the split nwq eval reads), train (evaluation transform) or calib (the images nwq "
         "quantize --calib N --seed S calibrates on, in its order)");
@@ -25,10 +25,8 @@ void declare_flags(ArgParser& a) {
   a.add("--seed", "N", "0", "--split calib: seed of the draw (as nwq quantize --seed)");
   a.add("--limit", "N", "-1",
         "test/train: only N evenly spaced images, the ones nwq eval --limit N reads (-1: all)");
-  add_normalization_flags(a, true);
   a.add("--weights", "FILE", "", "read --mean/--std defaults from this checkpoint's metadata");
-  a.add("--workers", "N", "2", "data-loading threads");
-  a.add("--bad-images", "MODE", "stop", "undecodable image files: stop or skip");
+  add_loading_flags(a);
   a.add("--out", "FILE", "",
         "write F32 images [N,C,H,W], I64 labels [N] and I64 indices [N] here (safetensors)");
 }
@@ -77,12 +75,17 @@ SplitTensors read_calibration(const Dataset& train, int64_t n, uint64_t seed, in
 
 }  // namespace
 
-int cmd_data(const std::vector<std::string>& args) {
+ArgParser data_flags() {
   ArgParser a(
       "data",
       "Writes a split's images exactly as nwq feeds them to a model (evaluation transform "
       "and normalization, no augmentation), with labels and indices, for reference scripts.");
   declare_flags(a);
+  return a;
+}
+
+int cmd_data(const std::vector<std::string>& args) {
+  ArgParser a = data_flags();
   a.parse(args);
   if (a.help_requested()) {
     std::fputs(a.help().c_str(), stdout);

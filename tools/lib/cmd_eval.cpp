@@ -10,20 +10,21 @@
 
 namespace nwq {
 
-int cmd_eval(const std::vector<std::string>& args) {
+ArgParser eval_flags() {
   ArgParser a("eval", "Evaluates weights on the test split of a data set.");
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
   a.add("--weights", "FILE", "", "weights to evaluate (safetensors)");
-  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
-  add_normalization_flags(a, true);
+  add_data_flags(a, true);
   a.add("--batch", "N", "256", "batch size");
-  a.add("--device", "D", "cpu", "cpu or cuda[:N]");
-  a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
-  a.add("--workers", "N", "2", "data-loading threads");
-  a.add("--bad-images", "MODE", "stop", "undecodable image files: stop (error naming the file) or skip (count and list them)");
+  add_device_flags(a);
+  add_loading_flags(a);
   a.add("--limit", "N", "-1", "evaluate only the first N test images (-1: all)");
-  a.add_switch("--quiet", "no progress bar");
-  a.add_switch("--json", "print one JSON line of results on stdout");
+  add_output_switches(a);
+  return a;
+}
+
+int cmd_eval(const std::vector<std::string>& args) {
+  ArgParser a = eval_flags();
   a.parse(args);
   if (a.help_requested()) {
     std::fputs(a.help().c_str(), stdout);

@@ -8,6 +8,7 @@
 #include "core/tensor_io.h"
 #include "quant/export.h"
 #include "quant/pipeline.h"
+#include "train/trainer.h"
 #include "tools/lib/cli_common.h"
 #include "tools/lib/commands.h"
 
@@ -18,8 +19,7 @@ namespace {
 void declare_flags(ArgParser& a) {
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
   a.add("--weights", "FILE", "", "FP weights to quantize (safetensors)");
-  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
-  add_normalization_flags(a, true);
+  add_data_flags(a, true);
   a.add("--method", "M", "nwq", "preset: rtn, adaround, brecq, qdrop or nwq");
   a.add("--wbits", "B", "4", "weight bits (2..8)");
   a.add("--abits", "B", "4", "activation bits (2..8)");
@@ -56,10 +56,8 @@ void declare_flags(ArgParser& a) {
   a.add_switch("--no-8bit-last", "quantize the last layer's weights to --wbits too");
   a.add_switch("--no-8bit-last-input", "quantize the last layer's input to --abits too");
   a.add("--seed", "N", "0", "seed of the calibration draw, batches and mixing");
-  a.add("--device", "D", "cpu", "cpu or cuda[:N]");
-  a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
-  a.add("--workers", "N", "2", "data-loading threads");
-  a.add("--bad-images", "MODE", "stop", "undecodable image files: stop or skip");
+  add_device_flags(a);
+  add_loading_flags(a);
   a.add("--eval-limit", "N", "-1", "evaluate on only the first N test images (-1: all)");
   a.add_switch("--no-fp-eval", "skip the FP accuracy measurement");
   a.add("--out", "FILE", "", "save the quantized model here (safetensors, packed codes)");
@@ -67,8 +65,7 @@ void declare_flags(ArgParser& a) {
   a.add("--state", "FILE", "", "write the resumable run state here (atomically, see --checkpoint-every)");
   a.add("--checkpoint-every", "N", "1000", "iterations between run-state writes (with --state)");
   a.add_switch("--resume", "continue the run saved in --state FILE (same flags), if it exists");
-  a.add_switch("--quiet", "no progress bars");
-  a.add_switch("--json", "print one JSON line of results on stdout");
+  add_output_switches(a);
 }
 
 // "A:B" as two numbers; the error names the flag.
@@ -144,9 +141,14 @@ void print_config(const QuantConfig& c, const std::string& model_name, const std
 
 }  // namespace
 
-int cmd_quantize(const std::vector<std::string>& args) {
+ArgParser quantize_flags() {
   ArgParser a("quantize", "Quantizes trained weights after training (PTQ) and evaluates them.");
   declare_flags(a);
+  return a;
+}
+
+int cmd_quantize(const std::vector<std::string>& args) {
+  ArgParser a = quantize_flags();
   a.parse(args);
   if (a.help_requested()) {
     std::fputs(a.help().c_str(), stdout);
@@ -165,7 +167,12 @@ int cmd_quantize(const std::vector<std::string>& args) {
   job.device = device_from_flag(a);
   job.workers = workers_from_flag(a);
   job.progress = !a.on("--quiet");
-  job.eval_limit = a.get_int("--eval-limit", -1, INT64_MAX);
+  EvalOptions eval_options;
+  eval_options.device = job.device;
+  eval_options.workers = job.workers;
+  eval_options.progress = job.progress;
+  eval_options.limit = a.get_int("--eval-limit", -1, INT64_MAX);
+  job.evaluate = top1_evaluator(eval_options);
   job.eval_fp = !a.on("--no-fp-eval");
   NWQ_CHECK(!a.on("--resume") || a.has("--state"), "--resume needs --state FILE");
   if (a.has("--state")) {

@@ -2,21 +2,21 @@
 // schedule, evaluates on the test split after each epoch, and saves the weights.
 #include <cstdio>
 
-#include "train/progress.h"
+#include "core/progress.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
 
 namespace nwq {
 
-static void declare_train_flags(ArgParser& a) {
+ArgParser train_flags() {
+  ArgParser a("train", "Trains a model from scratch (or from --weights) and reports test top-1.");
   a.add("--model", "NAME", "resnet20", "model name (" + [] {
     std::string s;
     for (const std::string& n : model_names()) s += (s.empty() ? "" : ", ") + n;
     return s;
   }() + ")");
-  a.add("--data", "SPEC", "fmnist", "data: fmnist[:DIR], cifar10:DIR, imagenet:DIR or folder:DIR");
-  add_normalization_flags(a, false);
+  add_data_flags(a, false);
   a.add("--epochs", "N", "15", "training epochs");
   a.add("--batch", "N", "128", "batch size");
   a.add("--lr", "X", "0.1", "peak learning rate");
@@ -26,17 +26,15 @@ static void declare_train_flags(ArgParser& a) {
   a.add("--warmup", "EPOCHS", "0", "linear LR warm-up length in epochs");
   a.add("--label-smoothing", "X", "0", "cross-entropy label smoothing");
   a.add("--seed", "N", "0", "seed for initialisation, shuffling and augmentation");
-  a.add("--device", "D", "cpu", "cpu or cuda[:N]");
-  a.add_switch("--tf32", "allow TF32 tensor-core math in CUDA GEMMs (off: full F32)");
-  a.add("--workers", "N", "2", "data-loading threads");
-  a.add("--bad-images", "MODE", "stop", "undecodable image files: stop (error naming the file) or skip (count and list them)");
+  add_device_flags(a);
+  add_loading_flags(a);
   a.add("--limit", "N", "-1", "train on only the first N images of each epoch (-1: all)");
   a.add("--eval-limit", "N", "-1", "evaluate on only the first N test images (-1: all)");
   a.add("--weights", "FILE", "", "start from these weights (safetensors)");
   a.add("--out", "FILE", "", "save the trained weights here (safetensors)");
   a.add_switch("--no-augment", "turn off random crop and flip");
-  a.add_switch("--quiet", "no progress bars");
-  a.add_switch("--json", "print one JSON line of results on stdout");
+  add_output_switches(a);
+  return a;
 }
 
 static TrainOptions train_options(const ArgParser& a) {
@@ -60,8 +58,7 @@ static TrainOptions train_options(const ArgParser& a) {
 }
 
 int cmd_train(const std::vector<std::string>& args) {
-  ArgParser a("train", "Trains a model from scratch (or from --weights) and reports test top-1.");
-  declare_train_flags(a);
+  ArgParser a = train_flags();
   a.parse(args);
   if (a.help_requested()) {
     std::fputs(a.help().c_str(), stdout);

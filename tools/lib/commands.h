@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/lib/args.h"
+
 namespace nwq {
 
 int cmd_train(const std::vector<std::string>& args);
@@ -12,5 +14,12 @@ int cmd_info(const std::vector<std::string>& args);
 int cmd_quantize(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
+
+// The flags of train, eval, quantize and data as each command declares them (its --help lists
+// them in this order); the commands parse with these, and tests compare the shared ones.
+ArgParser train_flags();
+ArgParser eval_flags();
+ArgParser quantize_flags();
+ArgParser data_flags();
 
 }  // namespace nwq

@@ -1,5 +1,5 @@
 // ProgressBar drawing: at most ~10 redraws a second on a terminal, deciles elsewhere.
-#include "train/progress.h"
+#include "core/progress.h"
 
 #include <unistd.h>
 
