@@ -1,6 +1,9 @@
 # nwq build: one library of objects, the `nwq` CLI, the doctest binary and the benchmarks.
 # CPU-only when nvcc is absent; USE_CUDA=1/0 overrides the detection. SAN=1 adds ASan+UBSan.
 
+# `make` alone builds `all` (build/nwq and build/nwq_tests), whatever target comes first below.
+.DEFAULT_GOAL := all
+
 CXX      ?= g++
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 USE_CUDA ?= $(if $(NVCC),1,0)
