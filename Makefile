@@ -53,6 +53,13 @@ ifeq ($(USE_CUDA),1)
   LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
 endif
 
+# Position-independent code everywhere, so that the same objects make both libnwq.a and
+# libnwq.so (`make install`); the cost on x86-64 is negligible.
+CXXFLAGS  += -fPIC
+ifeq ($(USE_CUDA),1)
+  NVCCFLAGS += -Xcompiler -fPIC
+endif
+
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o) $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tests/*.cpp))
 TOOL_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tools/*.cpp))
