@@ -110,6 +110,7 @@ setup:
 test: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq_tests $(BUILD)/nwq
 	$(BUILD)/nwq_tests $(TEST_ARGS)
+	@if [ "$(EXAMPLES)" = 1 ]; then $(MAKE) -j$(JOBS) --no-print-directory check-examples; fi
 
 demo: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq
@@ -176,6 +177,25 @@ tables: setup
 	python3 scripts/results_table.py $(TABLES_DIR) | python3 scripts/replace_block.py docs/RESULTS.md tables
 	python3 scripts/ablation_table.py $(TABLES_DIR)/ablation | python3 scripts/replace_block.py docs/RESULTS.md ablation
 	@echo "tables: docs/RESULTS.md and $(TABLES_DIR)/TABLES.md ($(ITERS) iterations per unit)"
+
+# ---- examples/: one short program per file, each linked against libnwq.a ----
+# `make examples` builds them into build/examples/; `make check-examples` runs each on tiny inputs
+# and checks its output (scripts/check_examples.sh). `make test` runs it after the suite, unless
+# EXAMPLES=0 (the default under SAN=1: the sanitized suite alone takes minutes).
+EXAMPLES      ?= $(if $(filter 1,$(SAN)),0,1)
+EXAMPLE_SRCS  := $(wildcard examples/*.cpp)
+EXAMPLE_OBJS  := $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%.o)
+EXAMPLE_BINS  := $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%)
+.PHONY: examples check-examples
+examples: $(EXAMPLE_BINS)
+
+$(EXAMPLE_BINS): $(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/libnwq.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check-examples: examples
+	bash scripts/check_examples.sh $(BUILD)/examples
+
+-include $(EXAMPLE_OBJS:.o=.d)
 
 clean:
 	rm -rf build build-san
