@@ -110,7 +110,7 @@ setup:
 test: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq_tests $(BUILD)/nwq
 	$(BUILD)/nwq_tests $(TEST_ARGS)
-	@if [ "$(EXAMPLES)" = 1 ]; then $(MAKE) -j$(JOBS) --no-print-directory check-examples; fi
+	@if [ "$(EXAMPLES)" = 1 ]; then $(MAKE) -j$(JOBS) --no-print-directory check-examples check-install; fi
 
 demo: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq
@@ -180,8 +180,8 @@ tables: setup
 
 # ---- examples/: one short program per file, each linked against libnwq.a ----
 # `make examples` builds them into build/examples/; `make check-examples` runs each on tiny inputs
-# and checks its output (scripts/check_examples.sh). `make test` runs it after the suite, unless
-# EXAMPLES=0 (the default under SAN=1: the sanitized suite alone takes minutes).
+# and checks its output (scripts/check_examples.sh). `make test` runs both checks below after the
+# suite, unless EXAMPLES=0 (the default under SAN=1: the sanitized suite alone takes minutes).
 EXAMPLES      ?= $(if $(filter 1,$(SAN)),0,1)
 EXAMPLE_SRCS  := $(wildcard examples/*.cpp)
 EXAMPLE_OBJS  := $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%.o)
@@ -196,6 +196,35 @@ check-examples: examples
 	bash scripts/check_examples.sh $(BUILD)/examples
 
 -include $(EXAMPLE_OBJS:.o=.d)
+
+# ---- make install PREFIX=DIR [DESTDIR=STAGE]: the library for programs outside this tree ----
+# Installs PREFIX/lib/libnwq.a, PREFIX/lib/libnwq.so, the headers under PREFIX/include/nwq/
+# (included as "core/tensor.h", ...) and PREFIX/lib/pkgconfig/nwq.pc, whose Libs carry what the
+# library links against (OpenBLAS, stb, OpenMP, and -lcudart -lcublas in a CUDA build).
+# `make check-install` installs into a temporary folder and builds an example outside the tree
+# with pkg-config (scripts/check_install.sh). tools/lib's CLI headers are not installed.
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+NWQ_VERSION  := 0.1.0
+HEADER_DIRS  := core autograd ops optim models data train quant
+PC_LIBS      := -fopenmp $(LDLIBS)
+.PHONY: install check-install
+
+$(BUILD)/libnwq.so: $(LIB_OBJS)
+	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+install: $(BUILD)/libnwq.a $(BUILD)/libnwq.so
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libnwq.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libnwq.so $(DESTDIR)$(PREFIX)/lib/
+	for d in $(HEADER_DIRS); do \
+	  install -d $(DESTDIR)$(PREFIX)/include/nwq/$$d && \
+	  install -m 644 $$d/*.h $(DESTDIR)$(PREFIX)/include/nwq/$$d/ || exit 1; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(NWQ_VERSION)|' -e 's|@LIBS@|$(PC_LIBS)|' \
+	  scripts/nwq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nwq.pc
+
+check-install:
+	bash scripts/check_install.sh
 
 clean:
 	rm -rf build build-san
