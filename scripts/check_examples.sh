@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every example on tiny inputs and checks its exit code and the lines it must print; an
-# example that silently breaks fails `make test`.
-# Usage: scripts/check_examples.sh BUILD/examples
+# example that silently breaks fails `make test`. Also checks that docs/API.md's snippets are
+# still in the examples. Usage: scripts/check_examples.sh BUILD/examples
 set -uo pipefail
 bin=${1:-build/examples}
 out=$bin/out
 mkdir -p "$out"
 failed=0
+bash "$(dirname "$0")/check_api_snippets.sh" || failed=1
 # check NAME "REGEX ..." ARGS...: runs bin/NAME ARGS, then requires each regex (one per line of
 # the second argument) in its output.
 check() {
