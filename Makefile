@@ -110,8 +110,8 @@ setup:
 test: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq_tests $(BUILD)/nwq
 	$(BUILD)/nwq_tests $(TEST_ARGS)
-	@if [ "$(EXAMPLES)" = 1 ]; then \
-	  $(MAKE) -j$(JOBS) --no-print-directory check-examples check-install; fi
+	@if [ "$(EXAMPLES)" = 1 ]; then $(MAKE) -j$(JOBS) --no-print-directory check-examples && \
+	  $(MAKE) -j$(JOBS) --no-print-directory check-install; fi
 
 demo: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq

@@ -12,11 +12,10 @@
 // The library's reconstruct() (quant/reconstruct.h) is this loop plus checkpoints and a progress
 // bar; `nwq quantize --method nwq` is the whole run.
 // Run: build/examples/quantize_step_by_step [--iters 400] [--calib 256] [--test-limit N]
-//        [--weights FILE] [--out FILE]           (CI: --iters 40 --calib 64 --test-limit 500)
+//        [--weights FILE] [--out FILE]           (CI: --iters 20 --calib 64 --test-limit 300)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "autograd/engine.h"
@@ -100,7 +99,7 @@ int main(int argc, char** argv) try {
   model->load_checkpoint(weights);
   std::printf("FP ResNet-20: top-1 %.2f%%\n", top1(*model, *data.test, test_limit));
 
-  // 1. Prepare: fold BN, wrap layers and activations (W%d A%d; first/last layer 8-bit).
+  // 1. Prepare: fold BN, wrap layers and activations (W2A4; first and last layer 8-bit).
   Tensor calib = load_calibration(*data.train, c, Device::cpu(), 2);
   QuantModel qm(model, calib.slice(0, 0, 2), c);
   std::printf("\n1. prepare: %zu layers, %zu activation quantizers, %zu blocks\n",
