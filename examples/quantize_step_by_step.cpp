@@ -11,8 +11,9 @@
 //   - evaluate and export: top-1, packed safetensors, reloaded bit for bit.
 // The library's reconstruct() (quant/reconstruct.h) is this loop plus checkpoints and a progress
 // bar; `nwq quantize --method nwq` is the whole run.
-// Run: build/examples/quantize_step_by_step [--iters 400] [--calib 256] [--test-limit N]
-//        [--weights FILE] [--out FILE]           (CI: --iters 20 --calib 64 --test-limit 300)
+// Run from the repository root (the default --weights is in models/weights/):
+//   build/examples/quantize_step_by_step [--iters 400] [--calib 256] [--test-limit N]
+//     [--weights FILE] [--out FILE]             (CI: --iters 20 --calib 64 --test-limit 300)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -11,7 +11,9 @@
 //   - capturing a layer's input and output with QuantLayer::observer.
 // Errors are measured on the calibration images the rounding was fitted to, with FP inputs
 // (weight quantization only). Short runs use lr 1e-2 (the papers' 1e-3 needs ~20k iterations).
-// Run: build/examples/rounding_compare [--layer layer2.0.conv1] [--iters 300] [--calib 256]
+// Run from the repository root (the default --weights is in models/weights/):
+//   build/examples/rounding_compare [--layer layer2.0.conv1] [--iters 300] [--calib 256]
+//     [--weights FILE]                                       (CI: --iters 100 --calib 128)
 #include <cstdio>
 #include <string>
 
@@ -78,6 +80,7 @@ void fit(QuantLayer& layer, Rounding rounding, const Captured& c, const QuantCon
 int main(int argc, char** argv) try {
   init_backends();
   std::string layer_name = "layer2.0.conv1";
+  std::string weights = "models/weights/fmnist_resnet20.safetensors";
   QuantConfig c = preset_config("adaround", "resnet20");
   c.wbits = 2, c.iters = 300, c.calib = 256, c.lr_round = 1e-2;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -85,11 +88,12 @@ int main(int argc, char** argv) try {
     if (flag == "--layer") layer_name = value;
     else if (flag == "--iters") c.iters = std::stoll(value);
     else if (flag == "--calib") c.calib = c.init_images = std::stoll(value);
+    else if (flag == "--weights") weights = value;
     else throw Error(str("unknown flag ", flag));
   }
   DataSplits data = open_data("fmnist", /*augment_train=*/false, /*load_train=*/true);
   ModelPtr model = create_model("resnet20", data.num_classes, int(data.channels), 0);
-  model->load_checkpoint("models/weights/fmnist_resnet20.safetensors");
+  model->load_checkpoint(weights);
   Tensor calib = load_calibration(*data.train, c, Device::cpu(), 2);
   QuantModel qm(model, calib.slice(0, 0, 2), c);
   calibrate(qm, calib);  // every layer's grid; mode Nearest
