@@ -202,8 +202,9 @@ check-examples: examples
 # Installs PREFIX/lib/libnwq.a, PREFIX/lib/libnwq.so, the headers under PREFIX/include/nwq/
 # (included as "core/tensor.h", ...) and PREFIX/lib/pkgconfig/nwq.pc, whose Libs carry what the
 # library links against (OpenBLAS, stb, OpenMP, and -lcudart -lcublas in a CUDA build).
-# `make check-install` installs into a temporary folder and builds an example outside the tree
-# with pkg-config (scripts/check_install.sh). tools/lib's CLI headers are not installed.
+# `make check-install` installs into a temporary folder and builds two examples outside the tree
+# with pkg-config (scripts/check_install.sh). tools/lib's CLI headers are not installed. Under
+# SAN=1 the .pc does not carry the sanitizer flags.
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 NWQ_VERSION  := 0.1.0
