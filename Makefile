@@ -1,6 +1,9 @@
 # nwq build: one library of objects, the `nwq` CLI, the doctest binary and the benchmarks.
 # CPU-only when nvcc is absent; USE_CUDA=1/0 overrides the detection. SAN=1 adds ASan+UBSan.
 
+# `make` alone builds `all` (build/nwq and build/nwq_tests), whatever target comes first below.
+.DEFAULT_GOAL := all
+
 CXX      ?= g++
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 USE_CUDA ?= $(if $(NVCC),1,0)
@@ -48,6 +51,13 @@ ifeq ($(USE_CUDA),1)
   NVCCFLAGS := -std=c++17 -O2 $(NVCC_ARCH) -I. $(addprefix -I,$(BLAS_INCLUDE)) -MMD -MP \
                -DNWQ_USE_CUDA -Xcompiler -Wall,-Wextra
   LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
+endif
+
+# Position-independent code everywhere, so that the same objects make both libnwq.a and
+# libnwq.so (`make install`); the cost on x86-64 is negligible.
+CXXFLAGS  += -fPIC
+ifeq ($(USE_CUDA),1)
+  NVCCFLAGS += -Xcompiler -fPIC
 endif
 
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o) $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
@@ -100,6 +110,8 @@ setup:
 test: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq_tests $(BUILD)/nwq
 	$(BUILD)/nwq_tests $(TEST_ARGS)
+	@if [ "$(EXAMPLES)" = 1 ]; then $(MAKE) -j$(JOBS) --no-print-directory check-examples && \
+	  $(MAKE) -j$(JOBS) --no-print-directory check-install; fi
 
 demo: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq
@@ -166,6 +178,55 @@ tables: setup
 	python3 scripts/results_table.py $(TABLES_DIR) | python3 scripts/replace_block.py docs/RESULTS.md tables
 	python3 scripts/ablation_table.py $(TABLES_DIR)/ablation | python3 scripts/replace_block.py docs/RESULTS.md ablation
 	@echo "tables: docs/RESULTS.md and $(TABLES_DIR)/TABLES.md ($(ITERS) iterations per unit)"
+
+# ---- examples/: one short program per file, each linked against libnwq.a ----
+# `make examples` builds them into build/examples/; `make check-examples` runs each on tiny inputs
+# and checks its output (scripts/check_examples.sh). `make test` runs both checks below after the
+# suite, unless EXAMPLES=0 (the default under SAN=1: the sanitized suite alone takes minutes).
+EXAMPLES      ?= $(if $(filter 1,$(SAN)),0,1)
+EXAMPLE_SRCS  := $(wildcard examples/*.cpp)
+EXAMPLE_OBJS  := $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%.o)
+EXAMPLE_BINS  := $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%)
+.PHONY: examples check-examples
+examples: $(EXAMPLE_BINS)
+
+$(EXAMPLE_BINS): $(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/libnwq.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check-examples: examples
+	bash scripts/check_examples.sh $(BUILD)/examples
+
+-include $(EXAMPLE_OBJS:.o=.d)
+
+# ---- make install PREFIX=DIR [DESTDIR=STAGE]: the library for programs outside this tree ----
+# Installs PREFIX/lib/libnwq.a, PREFIX/lib/libnwq.so, the headers under PREFIX/include/nwq/
+# (included as "core/tensor.h", ...) and PREFIX/lib/pkgconfig/nwq.pc, whose Libs carry what the
+# library links against (OpenBLAS, stb, OpenMP, and -lcudart -lcublas in a CUDA build).
+# `make check-install` installs into a temporary folder and builds two examples outside the tree
+# with pkg-config (scripts/check_install.sh). tools/lib's CLI headers are not installed. Under
+# SAN=1 the .pc does not carry the sanitizer flags.
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+NWQ_VERSION  := 0.1.0
+HEADER_DIRS  := core autograd ops optim models data train quant
+PC_LIBS      := -fopenmp $(LDLIBS)
+.PHONY: install check-install
+
+$(BUILD)/libnwq.so: $(LIB_OBJS)
+	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+install: $(BUILD)/libnwq.a $(BUILD)/libnwq.so
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libnwq.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libnwq.so $(DESTDIR)$(PREFIX)/lib/
+	for d in $(HEADER_DIRS); do \
+	  install -d $(DESTDIR)$(PREFIX)/include/nwq/$$d && \
+	  install -m 644 $$d/*.h $(DESTDIR)$(PREFIX)/include/nwq/$$d/ || exit 1; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(NWQ_VERSION)|' -e 's|@LIBS@|$(PC_LIBS)|' \
+	  scripts/nwq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nwq.pc
+
+check-install:
+	bash scripts/check_install.sh
 
 clean:
 	rm -rf build build-san

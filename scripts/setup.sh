@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what nwq needs on Debian 12 when run as root; otherwise names the one apt-get line.
 # Called by `make test` and `make demo` before they build anything; extra package names given as
-# arguments are installed too (the fuzz targets: clang libclang-rt-14-dev).
+# arguments are installed too (the fuzz targets: clang libclang-rt-14-dev). pkgconf: pkg-config
+# for `make check-install` (an example built against the installed library).
 set -euo pipefail
-packages=(build-essential libopenblas-dev libstb-dev doctest-dev dataset-fashion-mnist "$@")
+packages=(build-essential libopenblas-dev libstb-dev doctest-dev dataset-fashion-mnist pkgconf \
+          "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
