@@ -1,5 +1,5 @@
 // init_backends(): keeps OpenBLAS single-threaded and, in a CUDA build, calls the registration
-// list in cuda/register.cu.
+// in cuda/register.cu (which also defines cuda_kernel_names() there).
 // The CPU-only build compiles this file without any CUDA header.
 #include "ops/backend.h"
 
@@ -9,6 +9,10 @@ namespace nwq {
 
 #ifdef NWQ_USE_CUDA
 bool register_cuda_backend();  // cuda/register.cu
+bool built_with_cuda() { return true; }
+#else
+bool built_with_cuda() { return false; }
+std::vector<std::string> cuda_kernel_names() { return {}; }
 #endif
 
 bool init_backends() {

@@ -1,7 +1,21 @@
-// Shared op checks. The list of kernel slots lives in ops/op_list.cpp.
+// The kernel slot registry (every KernelSlot adds itself when it is constructed) and the shared
+// op checks.
 #include "ops/dispatch.h"
 
 namespace nwq {
+
+std::vector<RegisteredSlot>& kernel_slot_registry() {
+  static std::vector<RegisteredSlot> registry;
+  return registry;
+}
+
+std::vector<KernelSlotInfo> all_kernel_slots() {
+  std::vector<KernelSlotInfo> slots;
+  for (const RegisteredSlot& entry : kernel_slot_registry()) {
+    slots.push_back(entry.describe(entry.slot));
+  }
+  return slots;
+}
 
 void check_same(const char* op, const std::vector<Tensor>& tensors) {
   const Tensor* first = nullptr;

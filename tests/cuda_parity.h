@@ -1,9 +1,10 @@
-// CPU/CUDA parity checks shared by the cuda test suites: run an op on CPU copies and on CUDA
-// copies of the same inputs, then backward with the same upstream gradient, and compare.
+// The one CPU/CUDA parity harness: run an op on CPU copies and on CUDA copies of the same inputs,
+// backward with the same upstream gradient, compare; and the parity table of which slots it checks.
 #pragma once
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "autograd/engine.h"
@@ -13,16 +14,24 @@ namespace nwq::test {
 
 using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
+// Per element, |dev - cpu| <= atol + atol_of_max * max|cpu| + rtol * |cpu|, with the first pair
+// for the output and the second for every input gradient. atol_of_max is for GEMM-like sums,
+// whose elements near 0 carry the rounding of much larger partial sums. All zero: the bytes of
+// dev and cpu must be identical (NaN in the same places included).
 struct Tolerance {
   double fwd_rtol, fwd_atol, bwd_rtol, bwd_atol;
+  double atol_of_max = 0;  // relative to the largest |cpu| element, forward and backward
 };
 
-// Device result vs CPU result: bitwise when both tolerances are 0, else CHECK_CLOSE.
-inline void check_match(const Tensor& dev, const Tensor& cpu, double rtol, double atol) {
-  if (rtol == 0 && atol == 0)
+// Device result vs CPU result with one pair of tolerances (see Tolerance).
+inline void check_match(const Tensor& dev, const Tensor& cpu, double rtol, double atol,
+                        double atol_of_max) {
+  CHECK(dev.device() == Device::cuda());
+  if (rtol == 0 && atol == 0 && atol_of_max == 0) {
     CHECK(same_bytes(dev, cpu));
-  else
-    CHECK_CLOSE(dev, cpu, rtol, atol);
+    return;
+  }
+  CHECK_CLOSE(dev, cpu, rtol, atol + atol_of_max * max_abs(cpu));
 }
 
 // f on CPU copies and on CUDA copies of `inputs` (undefined stay undefined; those flagged in
@@ -45,7 +54,10 @@ inline void check_parity(const OpFn& f, const std::vector<Tensor>& inputs,
   Tensor yc = f(cpu), yg = f(gpu);
   REQUIRE(yg.device() == Device::cuda());
   REQUIRE(yg.sizes() == yc.sizes());
-  check_match(yg, yc, tol.fwd_rtol, tol.fwd_atol);
+  {
+    INFO("forward");
+    check_match(yg, yc, tol.fwd_rtol, tol.fwd_atol, tol.atol_of_max);
+  }
   if (!any_grad) return;
   Tensor gy = rand32(yc.sizes(), 99);
   backward(yc, gy);
@@ -54,9 +66,33 @@ inline void check_parity(const OpFn& f, const std::vector<Tensor>& inputs,
     if (!inputs[i].defined() || !grad[i]) continue;
     INFO("gradient of input ", i);
     REQUIRE(gpu[i].grad().defined());
-    CHECK(gpu[i].grad().device() == Device::cuda());
-    check_match(gpu[i].grad(), cpu[i].grad(), tol.bwd_rtol, tol.bwd_atol);
+    check_match(gpu[i].grad(), cpu[i].grad(), tol.bwd_rtol, tol.bwd_atol, tol.atol_of_max);
   }
 }
 
+// ---- the parity table ----
+// Every parity test case names the kernel slots it runs on both devices. PARITY_CASE(title,
+// "slot", ...) is a doctest TEST_CASE that also adds a row to the table, so a row always has its
+// test. The `kernels` suite (tests/test_kernels.cpp, no GPU needed) fails when a slot of the
+// registry has no row, or a row names a slot that does not exist.
+struct ParityRow {
+  std::string test_case;
+  std::vector<std::string> slots;
+};
+
+inline std::vector<ParityRow>& parity_table() {
+  static std::vector<ParityRow> rows;
+  return rows;
+}
+
+inline bool add_parity_row(const char* test_case, std::vector<std::string> slots) {
+  parity_table().push_back({test_case, std::move(slots)});
+  return true;
+}
+
 }  // namespace nwq::test
+
+#define PARITY_CASE(title, ...)                                                                  \
+  static const bool DOCTEST_ANONYMOUS(nwq_parity_row_) =                                         \
+      ::nwq::test::add_parity_row(title, {__VA_ARGS__});                                         \
+  TEST_CASE(title)

@@ -13,7 +13,8 @@
 #include "ops/lp_error.h"
 #include "quant/mse_observer.h"
 #include "ops/mix.h"
-#include "ops/soft_round.h"
+#include "ops/adaround.h"
+#include "ops/asoftmax.h"
 #include "tests/cuda_parity.h"
 #include "tests/helpers.h"
 
@@ -39,12 +40,6 @@ Tensor rand_int_f32(const Shape& shape, uint64_t seed, int lo, int hi) {
 using test::check_parity;
 using test::Tolerance;
 
-bool no_gpu() {
-  if (cuda_available()) return false;
-  MESSAGE("skipped: no CUDA device");
-  return true;
-}
-
 // x in a range that clamps on both sides, with exact ties on a quarter-step grid mixed in.
 Tensor quant_input(const Shape& shape, uint64_t seed) {
   Tensor x = rand32(shape, seed, -3, 3);
@@ -56,8 +51,8 @@ Tensor quant_input(const Shape& shape, uint64_t seed) {
 }  // namespace
 
 TEST_SUITE("cuda") {
-  TEST_CASE("cuda quant: range-search error sums and QDrop's observer match the CPU") {
-    if (no_gpu()) return;
+  PARITY_CASE("cuda quant: range-search error sums and QDrop's observer match the CPU",
+              "quant_error_sums") {
     Tensor x = rand32({3, 5, 37, 41}, 9, -2, 3);  // two-sided, not a multiple of any block size
     const std::vector<float> s = {0.01f, 0.05f, 0.3f, 1e-8f, 2.0f}, z = {0, 3, 15, 7, 1};
     const std::vector<double> cpu = quant_error_sums(x, s, z, 15, 2.4);
@@ -78,8 +73,8 @@ TEST_SUITE("cuda") {
     }
   }
 
-  TEST_CASE("cuda quant: fake_quant forward and gradients match the CPU") {
-    if (no_gpu()) return;
+  PARITY_CASE("cuda quant: fake_quant forward and gradients match the CPU",
+              "fake_quant_forward", "fake_quant_backward") {
     struct Case {
       Shape shape;
       int axis;
@@ -107,7 +102,6 @@ TEST_SUITE("cuda") {
   }
 
   TEST_CASE("cuda quant: fake_quant scale gradient is deterministic run to run") {
-    if (no_gpu()) return;
     Tensor x = quant_input({3, 1 << 19}, 5).to(Device::cuda());
     Tensor s = Tensor::full({1}, 0.1).to(Device::cuda()).set_requires_grad(true);
     Tensor gy = rand32({3, 1 << 19}, 6).to(Device::cuda());
@@ -120,8 +114,9 @@ TEST_SUITE("cuda") {
     }
   }
 
-  TEST_CASE("cuda quant: adaround h, regularizer, soft weight and hardening match the CPU") {
-    if (no_gpu()) return;
+  PARITY_CASE("cuda quant: adaround h, regularizer, soft weight and hardening match the CPU",
+              "adaround_forward", "adaround_backward", "adaround_h_forward", "adaround_h_backward",
+              "adaround_reg_forward", "adaround_reg_backward", "hard_round_adaround") {
     const Tolerance elementwise{1e-5, 1e-6, 1e-5, 1e-6};
     for (const Shape& shape : {Shape{1, 1}, Shape{37, 11}, Shape{64, 3, 3, 3}, Shape{129, 1031}}) {
       INFO("w ", shape_str(shape));
@@ -144,8 +139,8 @@ TEST_SUITE("cuda") {
     }
   }
 
-  TEST_CASE("cuda quant: asoftmax soft weight, init logits and hardening match the CPU") {
-    if (no_gpu()) return;
+  PARITY_CASE("cuda quant: asoftmax soft weight, init logits and hardening match the CPU",
+              "asoftmax_forward", "asoftmax_backward", "asoftmax_init", "hard_round_asoftmax") {
     for (const Shape& shape : {Shape{1, 1}, Shape{37, 11}, Shape{64, 3, 3, 3}, Shape{97, 1031}}) {
       for (int64_t n : {0, -1}) {
         const int64_t k = n == 0 ? 2 : 4;
@@ -175,8 +170,8 @@ TEST_SUITE("cuda") {
     }
   }
 
-  TEST_CASE("cuda quant: qdrop draws the same mask on both devices; amixup matches") {
-    if (no_gpu()) return;
+  PARITY_CASE("cuda quant: qdrop draws the same mask on both devices; amixup matches",
+              "qdrop_forward", "qdrop_backward", "mix_forward", "mix_backward") {
     for (const Shape& shape : {Shape{1}, Shape{3, 17, 19}, Shape{(1 << 20) + 7}}) {
       INFO("x ", shape_str(shape));
       Tensor xq = rand32(shape, 21), xf = rand32(shape, 22);
@@ -196,7 +191,6 @@ TEST_SUITE("cuda") {
   }
 
   TEST_CASE("cuda quant: errors on device tensors; a bad scale on CUDA gives NaN") {
-    if (no_gpu()) return;
     Tensor x = rand32({4, 6}, 1).to(Device::cuda());
     Tensor s = Tensor::full({1}, 0.1).to(Device::cuda());
     CHECK_THROWS_WITH_AS(fake_quant(x, s, Tensor(), 0, 7, 1),
@@ -224,24 +218,6 @@ TEST_SUITE("cuda") {
                               .to_vector<float>();
   CHECK(std::isnan(wa[12]));
   CHECK(std::isfinite(wa[18]));
-  }
-
-  TEST_CASE("cuda quant: every quantization kernel slot has a CUDA kernel") {
-    if (no_gpu()) return;
-    int found = 0;
-    for (const KernelSlotInfo& slot : all_kernel_slots()) {
-      const std::string& name = slot.name;
-      const bool quant = name.find("fake_quant") == 0 || name.find("adaround") == 0 ||
-                         name.find("asoftmax") == 0 || name.find("hard_round") == 0 ||
-                         name.find("qdrop") == 0 || name.find("mix_") == 0;
-      if (!quant) continue;
-      INFO(name);
-      ++found;
-      CHECK(slot.has_cpu_f32);
-      CHECK(slot.has_cpu_f64);
-      CHECK(slot.has_cuda_f32);
-    }
-    CHECK(found == 17);
   }
 
 }  // TEST_SUITE("cuda")

@@ -14,6 +14,7 @@
 #include "ops/conv2d.h"
 #include "ops/linear.h"
 #include "ops/pool.h"
+#include "tests/cuda_parity.h"
 #include "tests/helpers.h"
 
 using namespace nwq;
@@ -23,54 +24,14 @@ namespace {
 using test::rand32;
 using test::same_bytes;
 
-using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-
-
-double max_magnitude(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to(DType::F64).to_vector<double>()) m = std::max(m, std::fabs(v));
-  return m;
-}
-
-// dev vs cpu with rtol and an absolute tolerance of atol_rel times cpu's largest magnitude
-// (GEMM sums cancel: elements near 0 carry the rounding of much larger partial sums).
-void check_rel(const Tensor& dev, const Tensor& cpu, double rtol, double atol_rel) {
-  CHECK(dev.device() == Device::cuda());
-  const double atol = std::max(atol_rel * max_magnitude(cpu), 1e-30);
-  CHECK_CLOSE(dev, cpu, rtol, atol);
-}
-
-// Runs f on CPU copies and CUDA copies of `inputs` (undefined entries stay undefined; all
-// defined ones require grad unless grad says otherwise), then backward with one random upstream
-// gradient on both devices; compares the output and every input gradient.
-void check_parity(const OpFn& f, const std::vector<Tensor>& inputs, double rtol, double atol_rel,
-                  std::vector<bool> grad = {}) {
+// The shared harness with one relative tolerance for output and gradients, and an absolute one of
+// atol_of_max times the CPU result's largest magnitude (GEMM sums cancel: elements near 0 carry
+// the rounding of much larger partial sums). Both 0: identical bytes. All defined inputs require
+// grad unless `grad` says otherwise.
+void check_parity(const test::OpFn& f, const std::vector<Tensor>& inputs, double rtol,
+                  double atol_of_max, std::vector<bool> grad = {}) {
   if (grad.empty()) grad.assign(inputs.size(), true);
-  std::vector<Tensor> cpu(inputs.size()), gpu(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) continue;
-    cpu[i] = inputs[i].clone();
-    gpu[i] = inputs[i].to(Device::cuda());
-    cpu[i].set_requires_grad(grad[i]);
-    gpu[i].set_requires_grad(grad[i]);
-  }
-  Tensor yc = f(cpu), yg = f(gpu);
-  REQUIRE(yg.device() == Device::cuda());
-  REQUIRE(yg.sizes() == yc.sizes());
-  {
-    INFO("forward");
-    check_rel(yg, yc, rtol, atol_rel);
-  }
-  Tensor gy = rand32(yc.sizes(), 99, -1, 1);
-  backward(yc, gy);
-  backward(yg, gy.to(Device::cuda()));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined() || !grad[i]) continue;
-    INFO("gradient of input ", i);
-    REQUIRE(gpu[i].grad().defined());
-    check_rel(gpu[i].grad(), cpu[i].grad(), rtol, atol_rel);
-  }
+  test::check_parity(f, inputs, grad, {rtol, 0, rtol, 0, atol_of_max});
 }
 
 struct ConvCase {
@@ -120,11 +81,9 @@ struct TF32Off {  // every test here starts and ends with exact FP32 GEMMs
 
 TEST_SUITE("cuda") {
 
-TEST_CASE("cuda opsB: conv2d (im2col + GEMM) forward and all gradients match the CPU") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda conv/linear/pool: conv2d (im2col + GEMM) forward and all gradients match the CPU",
+            "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
+            "conv2d_backward_bias") {
   TF32Off tf32_off;
   const std::vector<ConvCase> cases = {
       {1, 3, 7, 11, 5, 3, 3, conv_params(1, 1, 1, 1), true},
@@ -147,11 +106,7 @@ TEST_CASE("cuda opsB: conv2d (im2col + GEMM) forward and all gradients match the
   for (const ConvCase& c : cases) check_conv_case(c, seed += 3, 1e-4, 1e-5);
 }
 
-TEST_CASE("cuda opsB: conv2d batches that need several scratch chunks match the CPU") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+TEST_CASE("cuda conv/linear/pool: conv2d batches that need several scratch chunks match the CPU") {
   TF32Off tf32_off;
   // 24.6M column floats per image: two images per 64M-float chunk (forward: 2 + 1; dW: 2 + 1,
   // the last chunk a single image).
@@ -162,11 +117,9 @@ TEST_CASE("cuda opsB: conv2d batches that need several scratch chunks match the 
   check_conv_case({7, 3, 300, 300, 2, 1, 1, conv_params(1, 1, 0, 0), true}, 43, 1e-4, 1e-5);
 }
 
-TEST_CASE("cuda opsB: depthwise and channel-multiplier convs match the CPU") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda conv/linear/pool: depthwise and channel-multiplier convs match the CPU",
+            "depthwise_conv2d_forward", "depthwise_conv2d_backward_input",
+            "depthwise_conv2d_backward_weight") {
   const std::vector<ConvCase> cases = {
       {2, 5, 7, 11, 5, 3, 3, conv_params(1, 1, 1, 1, 1, 1, 5), true},
       {1, 33, 13, 11, 33, 3, 3, conv_params(2, 2, 1, 1, 1, 1, 33), false},
@@ -181,11 +134,8 @@ TEST_CASE("cuda opsB: depthwise and channel-multiplier convs match the CPU") {
   for (const ConvCase& c : cases) check_conv_case(c, seed += 3, 1e-4, 1e-5);
 }
 
-TEST_CASE("cuda opsB: matmul and linear forward and gradients match the CPU") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda conv/linear/pool: matmul and linear forward and gradients match the CPU",
+            "gemm", "bias_rows", "sum_rows") {
   TF32Off tf32_off;
   const std::vector<std::pair<Shape, Shape>> mm = {
       {{1, 1}, {1, 1}}, {{7, 11}, {11, 13}}, {{1, 33}, {33, 1}}, {{129, 257}, {257, 65}}};
@@ -215,11 +165,8 @@ TEST_CASE("cuda opsB: matmul and linear forward and gradients match the CPU") {
                {false, true, false});
 }
 
-TEST_CASE("cuda opsB: max_pool2d forward, argmax and gradient match the CPU") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda conv/linear/pool: max_pool2d forward, argmax and gradient match the CPU",
+            "max_pool2d_forward", "max_pool2d_backward") {
   struct PoolCase {
     Shape x;
     Pool2dParams p;
@@ -262,11 +209,10 @@ TEST_CASE("cuda opsB: max_pool2d forward, argmax and gradient match the CPU") {
   CHECK(same_bytes(xg.grad(), xc.grad()));
 }
 
-TEST_CASE("cuda opsB: avg, adaptive and global average pooling match the CPU") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda conv/linear/pool: avg, adaptive and global average pooling match the CPU",
+            "avg_pool2d_forward", "avg_pool2d_backward", "adaptive_avg_pool2d_forward",
+            "adaptive_avg_pool2d_backward", "global_avg_pool2d_forward",
+            "global_avg_pool2d_backward") {
   struct PoolCase {
     Shape x;
     Pool2dParams p;
@@ -311,11 +257,7 @@ TEST_CASE("cuda opsB: avg, adaptive and global average pooling match the CPU") {
                {rand32({3, 7, 5, 3}, seed++)}, 1e-5, 1e-6);
 }
 
-TEST_CASE("cuda opsB: conv, linear and pooling errors on device tensors") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+TEST_CASE("cuda conv/linear/pool: conv, linear and pooling errors on device tensors") {
   const Device gpu = Device::cuda();
   Tensor x = rand32({2, 4, 7, 7}, 1).to(gpu);
   CHECK_THROWS_AS(conv2d(x, rand32({3, 5, 3, 3}, 2).to(gpu), Tensor()), Error);  // channels
@@ -332,11 +274,7 @@ TEST_CASE("cuda opsB: conv, linear and pooling errors on device tensors") {
   CHECK(y.sizes() == Shape{2, 3, 5, 5});
 }
 
-TEST_CASE("cuda opsB: conv and linear gradients are bitwise reproducible") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+TEST_CASE("cuda conv/linear/pool: conv and linear gradients are bitwise reproducible") {
   TF32Off tf32_off;
   auto grads = [](const Conv2dParams& p, int64_t C, int64_t O, int64_t cg) {
     Tensor x = rand32({8, C, 29, 31}, 5).to(Device::cuda());
@@ -364,11 +302,7 @@ TEST_CASE("cuda opsB: conv and linear gradients are bitwise reproducible") {
   for (size_t i = 0; i < a.size(); ++i) CHECK(same_bytes(a[i], b[i]));
 }
 
-TEST_CASE("cuda opsB: TF32 GEMMs stay close to FP32 and the switch turns back off") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+TEST_CASE("cuda conv/linear/pool: TF32 GEMMs stay close to FP32 and the switch turns back off") {
   TF32Off tf32_off;
   cuda_backend().set_tf32(true);
   // TF32 keeps 10 mantissa bits: about 1e-3 relative per product.

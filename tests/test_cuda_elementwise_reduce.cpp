@@ -1,19 +1,22 @@
-// CPU/CUDA parity of the elementwise, reduce, shape, loss and batch_norm kernels: forward and
-// every backward output on awkward shapes (size 1, primes, channels not a multiple of 32,
-// > 1M elements), device-side errors, and run-to-run determinism of the reductions.
+// CPU/CUDA parity of the elementwise (relu, binary, unary, where), reduce, shape, loss, batch_norm
+// and optimizer-step kernels: forward and every backward output on awkward shapes (size 1, primes,
+// channels not a multiple of 32, > 1M elements), device-side errors, reductions run to run.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 
 #include "autograd/engine.h"
 #include "core/rng.h"
+#include "ops/activation.h"
 #include "ops/batch_norm.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "optim/optimizer.h"
 #include "tests/cuda_parity.h"
 #include "tests/helpers.h"
 
@@ -26,9 +29,8 @@ using test::same_bytes;
 
 using test::OpFn;
 
-
-
-// The shared check with the tolerances as this file's call sites give them.
+// The shared check (tests/cuda_parity.h) with the tolerances in this file's order: gradients
+// first, then the output.
 void check_parity(const OpFn& f, const std::vector<Tensor>& inputs, const std::vector<bool>& grad,
                   double rtol, double atol, double fwd_rtol = 1e-5, double fwd_atol = 1e-6) {
   test::check_parity(f, inputs, grad, {fwd_rtol, fwd_atol, rtol, atol});
@@ -38,11 +40,8 @@ void check_parity(const OpFn& f, const std::vector<Tensor>& inputs, const std::v
 
 TEST_SUITE("cuda") {
 
-TEST_CASE("cuda opsA: add/sub/mul/div with broadcasting, forward and both gradients") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: add/sub/mul/div with broadcasting, forward and both gradients",
+            "binary_forward") {
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{1}, {1}},           {{7}, {7}},          {{1000003}, {1000003}}, {{}, {1000003}},
       {{13, 1}, {1}},       {{5, 1}, {1, 6}},    {{2, 3, 5, 7}, {3, 1, 7}},
@@ -67,11 +66,7 @@ TEST_CASE("cuda opsA: add/sub/mul/div with broadcasting, forward and both gradie
   }
 }
 
-TEST_CASE("cuda opsA: broadcast_to and binary errors on device tensors") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: broadcast_to and binary errors on device tensors", "expand") {
   for (const auto& [from, to] : std::vector<std::pair<Shape, Shape>>{
            {{3, 1, 5}, {4, 3, 7, 5}}, {{1}, {1000003}}, {{37, 1}, {2, 37, 129}}}) {
     INFO(shape_str(from), " -> ", shape_str(to));
@@ -86,11 +81,8 @@ TEST_CASE("cuda opsA: broadcast_to and binary errors on device tensors") {
   CHECK_THROWS_WITH_AS(add(seven_a, seven_b), doctest::Contains("need more than 6 dims"), Error);
 }
 
-TEST_CASE("cuda opsA: unary ops and scalar arithmetic, forward and backward") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: unary ops and scalar arithmetic, forward and backward",
+            "unary_forward", "unary_backward") {
   using Op = std::function<Tensor(const Tensor&)>;
   struct Case {
     const char* name;
@@ -135,11 +127,8 @@ TEST_CASE("cuda opsA: unary ops and scalar arithmetic, forward and backward") {
                {rand32({3, 37, 5, 7}, 7, -4, 4)}, {true}, 1e-5, 1e-6);
 }
 
-TEST_CASE("cuda opsA: greater and where, forward and both gradients") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: greater and where, forward and both gradients",
+            "greater", "where_forward", "where_backward") {
   for (int64_t n : {1, 7, 1000003}) {
     INFO("n = ", n);
     Tensor x = rand32({n}, 200 + n, -1, 1);
@@ -163,11 +152,7 @@ TEST_CASE("cuda opsA: greater and where, forward and both gradients") {
                        doctest::Contains("where: mask must be a uint8 tensor on cuda"), Error);
 }
 
-TEST_CASE("cuda opsA: dropout draws the same mask on both devices for the same seed") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+TEST_CASE("cuda elementwise: dropout draws the same mask on both devices for the same seed") {
   for (int64_t n : {1, 7, 1000003}) {
     for (double p : {0.0, 0.3, 1.0}) {
       INFO("n = ", n, " p = ", p);
@@ -197,11 +182,7 @@ TEST_CASE("cuda opsA: dropout draws the same mask on both devices for the same s
                        Error);
 }
 
-TEST_CASE("cuda opsA: sum and mean over all or some dims, forward and backward") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: sum and mean over all or some dims, forward and backward", "sum") {
   struct Case {
     Shape shape;
     std::vector<int64_t> dims;  // empty with all = true: every dim
@@ -239,11 +220,7 @@ TEST_CASE("cuda opsA: sum and mean over all or some dims, forward and backward")
   CHECK_THROWS_WITH_AS(sum(empty, {2}), doctest::Contains("sum: dim 2 out of range"), Error);
 }
 
-TEST_CASE("cuda opsA: reductions are bitwise reproducible from run to run") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+TEST_CASE("cuda elementwise: reductions are bitwise reproducible from run to run") {
   Tensor x = rand32({64, 33, 29, 29}, 800, -1, 1).to(Device::cuda());
   CHECK(same_bytes(sum(x), sum(x)));
   CHECK(same_bytes(sum(x, {0, 2, 3}), sum(x, {0, 2, 3})));
@@ -256,11 +233,8 @@ TEST_CASE("cuda opsA: reductions are bitwise reproducible from run to run") {
   CHECK(same_bytes(t, mse_loss(x, x * 0.5)));
 }
 
-TEST_CASE("cuda opsA: concat, pad_channels, subsample_spatial and permute") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: concat, pad_channels, subsample_spatial and permute",
+            "slab_copy", "subsample_forward", "subsample_backward") {
   for (int64_t dim : {0, 1, 2, -1}) {
     INFO("concat dim ", dim);
     Shape s1{2, 3, 5, 7}, s2 = s1, s3 = s1;
@@ -295,11 +269,9 @@ TEST_CASE("cuda opsA: concat, pad_channels, subsample_spatial and permute") {
   CHECK_THROWS_WITH_AS(concat({dev, rand32({2, 3}, 10)}, 0), doctest::Contains("concat"), Error);
 }
 
-TEST_CASE("cuda opsA: log_softmax, cross_entropy and mse_loss, forward and backward") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: log_softmax, cross_entropy and mse_loss, forward and backward",
+            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
+            "cross_entropy_backward", "mse_loss_forward", "mse_loss_backward") {
   for (const Shape& shape : {Shape{1, 1}, Shape{7, 10}, Shape{3, 2000}, Shape{5, 3, 13},
                              Shape{4099, 37}}) {
     INFO("log_softmax ", shape_str(shape));
@@ -340,11 +312,9 @@ TEST_CASE("cuda opsA: log_softmax, cross_entropy and mse_loss, forward and backw
                                                   Device::cuda())) >= 0);
 }
 
-TEST_CASE("cuda opsA: batch_norm train and eval, forward, running stats and gradients") {
-  if (!cuda_available()) {
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+PARITY_CASE("cuda elementwise: batch_norm train and eval, forward, running stats and gradients",
+            "batch_norm_forward_train", "batch_norm_forward_eval", "batch_norm_backward_train",
+            "batch_norm_backward_eval") {
   const std::vector<Shape> shapes = {{1, 37, 13, 11}, {8, 37, 1, 1}, {2, 5},  {16, 3, 7, 5},
                                      {4, 2053, 3, 3},  // more channels than the grid target
                                      {32, 2, 224, 224}};  // 1.6M values a channel
@@ -394,6 +364,58 @@ TEST_CASE("cuda opsA: batch_norm train and eval, forward, running stats and grad
   CHECK_THROWS_WITH_AS(batch_norm(rand32({1, 3}, 6).to(Device::cuda()), Tensor(), Tensor(),
                                   Tensor(), Tensor(), true, 0.1, 1e-5),
                        doctest::Contains("more than 1 value per channel"), Error);
+}
+
+PARITY_CASE("cuda elementwise: relu and relu6 forward and backward match the CPU", "relu_forward",
+            "relu_backward") {
+  for (int64_t n : {1, 7, 1000003}) {
+    Tensor x = rand32({n}, 10 + n, -8, 8);
+    if (n >= 7) {  // the kinks and a NaN
+      float* p = x.data<float>();
+      p[1] = 0.0f, p[2] = 6.0f, p[3] = -0.0f, p[4] = std::numeric_limits<float>::quiet_NaN();
+    }
+    for (bool six : {false, true}) {
+      INFO("n = ", n, six ? " relu6" : " relu");
+      check_parity([six](const std::vector<Tensor>& v) { return six ? relu6(v[0]) : relu(v[0]); },
+                   {x}, {true}, 0, 0, 0, 0);
+    }
+  }
+}
+
+template <class Opt, class Options>
+static void check_optimizer_parity(const char* name, const Options& options, int64_t n) {
+  INFO(name, " n = ", n);
+  Tensor p0 = rand32({n}, 100 + n, -1, 1);
+  Tensor pc = p0.clone().set_requires_grad(true);
+  Tensor pg = p0.to(Device::cuda()).set_requires_grad(true);
+  Opt cpu({pc}, options), gpu({pg}, options);
+  for (int step = 0; step < 3; ++step) {
+    Tensor g = rand32({n}, 200 + step, -1, 1);
+    pc.set_grad(g);
+    pg.set_grad(g.to(Device::cuda()));
+    cpu.step();
+    gpu.step();
+    CHECK(pg.device() == Device::cuda());
+    CHECK_CLOSE(pg, pc, 1e-5, 1e-6);  // nvcc fuses multiply-adds; g++ -std=c++17 does not
+    for (size_t k = 0; k < cpu.state().size(); ++k) CHECK_CLOSE(gpu.state()[k], cpu.state()[k], 1e-5, 1e-6);
+  }
+}
+
+// Optimizer steps are not ops (no autograd), so they have their own loop: three steps on the CPU
+// and the GPU from the same start, comparing the parameters and the optimizer state.
+PARITY_CASE("cuda elementwise: SGD and Adam steps match the CPU", "sgd_step", "adam_step") {
+  for (int64_t n : {1, 7, 1000003}) {
+    check_optimizer_parity<Sgd>("sgd", SgdOptions{0.1, 0.0, 0.0, false}, n);
+    check_optimizer_parity<Sgd>("sgd momentum", SgdOptions{0.1, 0.9, 0.01, false}, n);
+    check_optimizer_parity<Sgd>("sgd nesterov", SgdOptions{0.1, 0.9, 0.01, true}, n);
+    AdamOptions adam;
+    adam.lr = 0.01;
+    adam.weight_decay = 0.01;
+    check_optimizer_parity<Adam>("adam", adam, n);
+    adam.decoupled = true;
+    adam.weight_decay = 0.1;
+    check_optimizer_parity<Adam>("adamw", adam, n);
+  }
 }
 
 }  // TEST_SUITE("cuda")
