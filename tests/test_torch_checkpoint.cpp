@@ -195,3 +195,42 @@ TEST_CASE("torch checkpoint: truncated, corrupt and foreign files give errors na
   write_file_atomic(junk, "PK\x03\x04", 5);
   CHECK(error_of([&] { load_weights_file(junk); }).find(junk + ": ") == 0);
 }
+
+TEST_CASE("torch checkpoint: nwq convert writes the tensors and the metadata the user gives") {
+  TempDir dir;
+  const std::string out = dir / "small.safetensors";
+  const std::string in = golden_path("pth/nested_legacy.pth.tar");
+  CHECK(cmd_convert({in, out, "--model", "resnet20", "--mean", "0.5,0.25,0.125", "--std",
+                     "0.2,0.2,0.2"}) == 0);
+  const TensorFile converted = load_safetensors(out);
+  check_same_tensors(converted, load_safetensors(golden_path("pth/small_expected.safetensors")));
+  CHECK(converted.meta("model") == "resnet20");
+  CHECK(converted.meta("mean") == "0.5,0.25,0.125");
+  CHECK(converted.meta("std") == "0.2,0.2,0.2");
+  CHECK(converted.meta("converted_from") == in);
+  // Without flags only the source is recorded; names stay as they are in the file.
+  const std::string plain = dir / "plain.safetensors";
+  CHECK(cmd_convert({"--in", golden_path("pth/small_zip.pth"), "--out", plain,
+                     "--strip-prefixes"}) == 0);
+  CHECK(load_safetensors(plain).metadata.size() == 1);
+  CHECK(load_safetensors(plain).tensors.front().first == "f32");
+  // Bad flags fail before anything is written.
+  CHECK(error_of([&] { cmd_convert({in, dir / "x.safetensors", "--model", "nope"}); }) != "");
+  CHECK(error_of([&] { cmd_convert({in, dir / "x.safetensors", "--std", "0"}); })
+            .find("--std") != std::string::npos);
+  CHECK(error_of([&] { cmd_convert({in}); }).find("convert: give IN and OUT") == 0);
+  CHECK_FALSE(std::ifstream(dir / "x.safetensors").good());
+}
+
+TEST_CASE("torch checkpoint: a converted ResNet-20 evaluates with the model name from metadata") {
+  std::ifstream labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz");
+  if (!labels.good()) {
+    MESSAGE("skipped: Fashion-MNIST is not installed");
+    return;
+  }
+  TempDir dir;
+  const std::string out = dir / "r20.safetensors";
+  CHECK(cmd_convert({golden_path("pth/fmnist_resnet20.pth"), out, "--model", "resnet20",
+                     "--mean", "0.286", "--std", "0.353"}) == 0);
+  CHECK(cmd_eval({"--weights", out, "--data", "fmnist", "--limit", "100", "--quiet"}) == 0);
+}
