@@ -15,8 +15,8 @@ namespace nwq {
 
 namespace {
 
-// A tensor may hold at most this many elements per byte of the file: a crafted view with
-// stride 0 could otherwise ask for terabytes.
+// All tensors together may hold at most this many elements per byte of the file: crafted views
+// with stride 0, or many views of one storage, could otherwise ask for terabytes.
 constexpr uint64_t kMaxElementsPerFileByte = 8;
 
 struct StorageInfo {
@@ -88,7 +88,8 @@ struct StorageBytes {
 };
 
 // Copies the strided view of a tensor out of its storage into a new contiguous tensor.
-Tensor materialize(const PickleObject& t, const StorageBytes& storage, uint64_t file_size,
+// `budget` is the number of elements the file's tensors may still hold; this one's are taken.
+Tensor materialize(const PickleObject& t, const StorageBytes& storage, uint64_t* budget,
                    const std::string& where) {
   const StorageInfo info = storage_info(t.storage_type);
   NWQ_CHECK(t.sizes.size() == t.strides.size(), where, ": size has ", t.sizes.size(),
@@ -97,7 +98,7 @@ Tensor materialize(const PickleObject& t, const StorageBytes& storage, uint64_t 
   NWQ_CHECK(storage.size % info.file_bytes == 0, where, ": storage of ", storage.size,
             " bytes is not a whole number of ", info.file_bytes, "-byte elements");
   const uint64_t storage_numel = storage.size / info.file_bytes;
-  const uint64_t limit = file_size * kMaxElementsPerFileByte + 64;
+  const uint64_t limit = *budget;
   uint64_t numel = 1, last = static_cast<uint64_t>(t.offset);
   for (size_t d = 0; d < t.sizes.size(); ++d) {
     NWQ_CHECK(t.sizes[d] >= 0 && t.strides[d] >= 0, where, ": negative size or stride in dim ", d);
@@ -109,14 +110,17 @@ Tensor materialize(const PickleObject& t, const StorageBytes& storage, uint64_t 
     const uint64_t size = static_cast<uint64_t>(t.sizes[d]);
     const uint64_t stride = static_cast<uint64_t>(t.strides[d]);
     NWQ_CHECK(size <= limit / numel, where, ": ", numel, " x ", size, " elements is more than ",
-              kMaxElementsPerFileByte, " per byte of the file");
+              kMaxElementsPerFileByte, " per byte of the file in all");
     numel *= size;
-    NWQ_CHECK(stride == 0 || size - 1 <= (limit * 4) / stride, where, ": stride ", stride,
-              " reaches past any storage this file can hold");
+    NWQ_CHECK(stride == 0 || size - 1 <= storage_numel / stride, where, ": size ", size,
+              " with stride ", stride, " reaches past its storage of ", storage_numel, " elements");
     last += (size - 1) * stride;
     NWQ_CHECK(last < storage_numel, where, ": view reaches element ", last, " in dim ", d,
               " but its storage holds ", storage_numel, " elements");
   }
+  NWQ_CHECK(numel <= limit, where, ": more elements than ", kMaxElementsPerFileByte,
+            " per byte of the file in all");
+  *budget -= numel;
   Tensor out = Tensor::empty(t.sizes, info.dtype);
   uint8_t* dst = static_cast<uint8_t*>(out.raw_data());
   const size_t out_bytes = dtype_size(info.dtype);
@@ -151,6 +155,7 @@ TensorFile collect_tensors(const PickleData& pickle,
                            const std::string& label) {
   TensorFile out;
   out.path = label;
+  uint64_t budget = file_size * kMaxElementsPerFileByte + 64;
   const PickleObject& dict = pickle.objects[static_cast<size_t>(pick_state_dict(pickle, label))];
   for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
     const PickleObject& key = pickle.objects[static_cast<size_t>(dict.items[i])];
@@ -160,7 +165,7 @@ TensorFile collect_tensors(const PickleData& pickle,
     const std::string& storage_key = pickle.objects[static_cast<size_t>(value.storage)].text;
     auto found = storages.find(storage_key);
     NWQ_CHECK(found != storages.end(), where, ": its storage \"", storage_key, "\" is missing");
-    out.tensors.emplace_back(key.text, materialize(value, found->second, file_size, where));
+    out.tensors.emplace_back(key.text, materialize(value, found->second, &budget, where));
   }
   NWQ_CHECK(!out.tensors.empty(), label, ": torch checkpoint holds no tensors in its state dict");
   return out;

@@ -59,9 +59,11 @@ std::string bytes_text(std::initializer_list<int> bytes) {
 }
 
 // A legacy-format torch.save file holding {"w": FloatStorage "0" viewed by `tensor_args`}, where
-// `object_pickle` may replace the state dict pickle entirely.
+// `object_pickle` may replace the state dict pickle entirely; `more_items` are more key/value
+// pickles of that dict (memo 1 holds the tensor "w").
 std::vector<uint8_t> legacy_file(const std::string& size_and_stride,
-                                 const std::string& object_pickle = "") {
+                                 const std::string& object_pickle = "",
+                                 const std::string& more_items = "") {
   const std::string magic =
       "\x80\x02\x8a\x0a" +
       bytes_text({0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}) + ".";
@@ -71,7 +73,7 @@ std::vector<uint8_t> legacy_file(const std::string& size_and_stride,
   std::string object = "\x80\x02}("s + key +
                        "wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00"s +
                        "storagectorch\nFloatStorage\n" + key + "0X\x03\x00\x00\x00"s +
-                       "cpuK\x04NtQK\x00"s + size_and_stride + "\x89)tRu.";
+                       "cpuK\x04NtQK\x00"s + size_and_stride + "\x89)tRq\x01" + more_items + "u.";
   if (!object_pickle.empty()) object = object_pickle;
   const std::string keys = "\x80\x02]" + key + "0a.";
   std::string storage = bytes_text({4, 0, 0, 0, 0, 0, 0, 0});
@@ -145,6 +147,14 @@ TEST_CASE("torch checkpoint: a hand-made legacy file loads, and bad views are re
   CHECK(error_of([&] {
           parse_torch_checkpoint(legacy_file(huge), "hand.pth");
         }).find("per byte of the file") != std::string::npos);
+  // One stride-0 view of 200 elements is fine; twenty keys naming it (BINGET of the memoized
+  // tensor) would be 4000 elements from a file of about 280 bytes: over the total budget.
+  const std::string repeat = bytes_text({'K', 200, 0x85, 'K', 0, 0x85});
+  CHECK(parse_torch_checkpoint(legacy_file(repeat), "hand.pth").at("w").numel() == 200);
+  std::string copies;
+  for (int i = 0; i < 20; ++i) copies += "X\x02\x00\x00\x00w"s + char('a' + i) + "h\x01";
+  CHECK(error_of([&] { parse_torch_checkpoint(legacy_file(repeat, "", copies), "hand.pth"); })
+            .find("per byte of the file in all") != std::string::npos);
 }
 
 TEST_CASE("torch checkpoint: globals other than a state dict's are refused, naming them") {
