@@ -260,7 +260,13 @@ TensorFile parse_legacy_checkpoint(const std::vector<uint8_t>& bytes, const std:
 }  // namespace
 
 bool looks_like_torch_checkpoint(const std::vector<uint8_t>& bytes) {
-  return looks_like_zip(bytes) || (bytes.size() >= 2 && bytes[0] == 0x80 && bytes[1] <= 5);
+  // A safetensors header is JSON starting at byte 8; a header of 128 bytes starts the file with
+  // 0x80 0x00 like a pickle, so that comes first.
+  if (bytes.size() > 8 && bytes[8] == '{') return false;
+  // Legacy files start with the magic number pickle: PROTO 2..5, LONG1 of 10 bytes.
+  const bool legacy = bytes.size() >= 4 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5 &&
+                      bytes[2] == 0x8a && bytes[3] == 10;
+  return looks_like_zip(bytes) || legacy;
 }
 
 TensorFile parse_torch_checkpoint(const std::vector<uint8_t>& bytes, const std::string& label) {

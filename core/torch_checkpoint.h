@@ -9,8 +9,8 @@
 
 namespace nwq {
 
-// True when the bytes look like a torch.save file (a zip archive or a pickle) rather than
-// safetensors, whose first byte is the low byte of its header length.
+// True when the bytes look like a torch.save file (a zip archive, or the legacy format's magic
+// number pickle) rather than safetensors, whose JSON header starts at byte 8.
 bool looks_like_torch_checkpoint(const std::vector<uint8_t>& bytes);
 
 // The state dict of a torch.save file: the top-level dict, or the dict under "state_dict" or

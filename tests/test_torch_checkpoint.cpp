@@ -244,3 +244,25 @@ TEST_CASE("torch checkpoint: a converted ResNet-20 evaluates with the model name
                      "--mean", "0.286", "--std", "0.353"}) == 0);
   CHECK(cmd_eval({"--weights", out, "--data", "fmnist", "--limit", "100", "--quiet"}) == 0);
 }
+
+TEST_CASE("torch checkpoint: nwq info on a .pth points to nwq convert") {
+  CHECK(error_of([] { cmd_info({golden_path("pth/small_zip.pth")}); })
+            .find("a torch.save checkpoint; nwq info reads safetensors: run nwq convert") !=
+        std::string::npos);
+}
+
+TEST_CASE("torch checkpoint: a safetensors file whose header length starts like a pickle") {
+  // Header length 128 = bytes 80 00 ...: still safetensors for --weights.
+  TempDir dir;
+  std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  header.resize(128, ' ');
+  const float one = 1.0f;
+  std::string file = bytes_text({0x80, 0, 0, 0, 0, 0, 0, 0}) + header;
+  file.append(reinterpret_cast<const char*>(&one), 4);
+  const std::string path = dir / "w.safetensors";
+  write_file_atomic(path, file.data(), file.size());
+  CHECK_FALSE(looks_like_torch_checkpoint(read_file_bytes(path)));
+  CHECK(load_weights_file(path).at("w").data<float>()[0] == 1.0f);
+  CHECK(looks_like_torch_checkpoint(read_file_bytes(golden_path("pth/small_legacy.pth"))));
+  CHECK(looks_like_torch_checkpoint(read_file_bytes(golden_path("pth/small_zip.pth"))));
+}
