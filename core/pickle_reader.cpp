@@ -145,8 +145,10 @@ class Reader {
     push(index);
   }
 
-  void add_items(int target, const std::vector<int>& items, size_t at) {
-    PickleKind kind = obj(target).kind;
+  // APPEND(S), SETITEM(S): items (popped already) go into the dict or list now on top.
+  void add_items(const std::vector<int>& items, size_t at) {
+    const int target = top(at);
+    const PickleKind kind = obj(target).kind;
     if (kind == PickleKind::Dict) {
       if (items.size() % 2 != 0) fail(at, "SETITEMS with an odd number of values");
     } else if (kind != PickleKind::List) {
@@ -229,157 +231,95 @@ class Reader {
     push(index);
   }
 
+  // One opcode (its name in pickletools' spelling in the comments); anything else is refused.
+  // clang-format off
   void step(uint8_t op, size_t at) {
     switch (op) {
-      case 0x80:
-        take(1);
-        break;  // PROTO
-      case 0x95:
-        take(8);
-        break;  // FRAME (protocol 4): framing only
-      case '(':
-        marks_.push_back(stack_.size());
-        break;
-      case '}':
-        push(make(PickleKind::Dict));
-        break;
-      case ']':
-        push(make(PickleKind::List));
-        break;
-      case ')':
-        push_tuple({});
-        break;
-      case 'N':
-        push(make(PickleKind::None));
-        break;
-      case 0x88:
-      case 0x89: {  // NEWTRUE, NEWFALSE
-        const int index = make(PickleKind::Bool);
-        obj(index).number = op == 0x88;
-        push(index);
-        break;
-      }
-      case 'K':
-        push_int(static_cast<int64_t>(take_le(1)));
-        break;
-      case 'M':
-        push_int(static_cast<int64_t>(take_le(2)));
-        break;
-      case 'J':
-        push_int(static_cast<int32_t>(static_cast<uint32_t>(take_le(4))));
-        break;
-      case 0x8a:
-        push_long(take_le(1));
-        break;
-      case 'G': {  // BINFLOAT: big-endian double
-        const uint8_t* p = take(8);
-        uint64_t bits = 0;
-        for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
-        const int index = make(PickleKind::Float);
-        std::memcpy(&obj(index).real, &bits, 8);
-        push(index);
-        break;
-      }
-      case 'X':
-        push_text(PickleKind::String, take_le(4));
-        break;
-      case 0x8c:
-        push_text(PickleKind::String, take_le(1));
-        break;
-      case 'T':
-        push_text(PickleKind::String, take_le(4));
-        break;
-      case 'U':
-        push_text(PickleKind::String, take_le(1));
-        break;
-      case 'B':
-        push_text(PickleKind::Bytes, take_le(4));
-        break;
-      case 'C':
-        push_text(PickleKind::Bytes, take_le(1));
-        break;
-      case 'q':
-        memo_put(take_le(1), at);
-        break;
-      case 'r':
-        memo_put(take_le(4), at);
-        break;
-      case 0x94:
-        memo_put(memo_.size(), at);
-        break;  // MEMOIZE
-      case 'h':
-        memo_get(take_le(1), at);
-        break;
-      case 'j':
-        memo_get(take_le(4), at);
-        break;
-      case 't':
-        push_tuple(pop_to_mark(at));
-        break;
-      case 0x85: {
-        const int a = pop(at);
-        push_tuple({a});
-        break;
-      }
-      case 0x86: {
-        const int b = pop(at), a = pop(at);
-        push_tuple({a, b});
-        break;
-      }
-      case 0x87: {
-        const int c = pop(at), b = pop(at), a = pop(at);
-        push_tuple({a, b, c});
-        break;
-      }
-      case 'a': {
-        const int v = pop(at);
-        add_items(top(at), {v}, at);
-        break;
-      }
-      case 's': {
-        const int v = pop(at), k = pop(at);
-        add_items(top(at), {k, v}, at);
-        break;
-      }
-      case 'e':
-      case 'u': {
-        std::vector<int> items = pop_to_mark(at);
-        add_items(top(at), items, at);
-        break;
-      }
-      case 'c': {
-        std::string module = take_line();
-        push_global(module + "." + take_line(), at);
-        break;
-      }
-      case 0x93: {  // STACK_GLOBAL
-        const int name = pop(at), module = pop(at);
-        if (obj(name).kind != PickleKind::String || obj(module).kind != PickleKind::String) {
-          fail(at, "STACK_GLOBAL needs two strings");
-        }
-        push_global(obj(module).text + "." + obj(name).text, at);
-        break;
-      }
-      case 'R':
-        reduce(at);
-        break;
-      case 'Q':
-        persistent_id(at);
-        break;
-      case 'b': {  // BUILD: the state of a dict or tensor is dropped
-        pop(at);
-        const PickleKind kind = obj(top(at)).kind;
-        if (kind != PickleKind::Dict && kind != PickleKind::Tensor)
-          fail(at, "BUILD on an unsupported value");
-        break;
-      }
+      case 0x80: take(1); break;                                         // PROTO
+      case 0x95: take(8); break;                                         // FRAME (framing only)
+      case '(': marks_.push_back(stack_.size()); break;                  // MARK
+      case '}': push(make(PickleKind::Dict)); break;                     // EMPTY_DICT
+      case ']': push(make(PickleKind::List)); break;                     // EMPTY_LIST
+      case ')': push_tuple({}); break;                                   // EMPTY_TUPLE
+      case 'N': push(make(PickleKind::None)); break;                     // NONE
+      case 0x88: case 0x89: push_bool(op == 0x88); break;                // NEWTRUE, NEWFALSE
+      case 'K': push_int(static_cast<int64_t>(take_le(1))); break;       // BININT1
+      case 'M': push_int(static_cast<int64_t>(take_le(2))); break;       // BININT2
+      case 'J': push_int(static_cast<int32_t>(take_le(4))); break;       // BININT
+      case 0x8a: push_long(take_le(1)); break;                           // LONG1
+      case 'G': push_float(); break;                                     // BINFLOAT
+      case 'X': push_text(PickleKind::String, take_le(4)); break;        // BINUNICODE
+      case 0x8c: push_text(PickleKind::String, take_le(1)); break;       // SHORT_BINUNICODE
+      case 'T': push_text(PickleKind::String, take_le(4)); break;        // BINSTRING
+      case 'U': push_text(PickleKind::String, take_le(1)); break;        // SHORT_BINSTRING
+      case 'B': push_text(PickleKind::Bytes, take_le(4)); break;         // BINBYTES
+      case 'C': push_text(PickleKind::Bytes, take_le(1)); break;         // SHORT_BINBYTES
+      case 'q': memo_put(take_le(1), at); break;                         // BINPUT
+      case 'r': memo_put(take_le(4), at); break;                         // LONG_BINPUT
+      case 0x94: memo_put(memo_.size(), at); break;                      // MEMOIZE
+      case 'h': memo_get(take_le(1), at); break;                         // BINGET
+      case 'j': memo_get(take_le(4), at); break;                         // LONG_BINGET
+      case 't': push_tuple(pop_to_mark(at)); break;                      // TUPLE
+      case 0x85: push_tuple(pop_n(1, at)); break;                        // TUPLE1
+      case 0x86: push_tuple(pop_n(2, at)); break;                        // TUPLE2
+      case 0x87: push_tuple(pop_n(3, at)); break;                        // TUPLE3
+      case 'a': add_items(pop_n(1, at), at); break;                      // APPEND
+      case 's': add_items(pop_n(2, at), at); break;                      // SETITEM
+      case 'e': case 'u': add_items(pop_to_mark(at), at); break;         // APPENDS, SETITEMS
+      case 'c': global(at); break;                                       // GLOBAL
+      case 0x93: stack_global(at); break;                                // STACK_GLOBAL
+      case 'R': reduce(at); break;                                       // REDUCE
+      case 'Q': persistent_id(at); break;                                // BINPERSID
+      case 'b': build(at); break;                                        // BUILD
       default:
-        fail(at,
-             str("refused pickle opcode 0x", "0123456789abcdef"[op >> 4],
-                 "0123456789abcdef"[op & 15],
-                 (op >= 32 && op < 127) ? str(" ('", static_cast<char>(op), "')") : std::string(),
-                 ": nwq reads only the opcodes a state dict needs"));
+        fail(at, str("refused pickle opcode 0x", "0123456789abcdef"[op >> 4],
+                     "0123456789abcdef"[op & 15],
+                     (op >= 32 && op < 127) ? str(" ('", char(op), "')") : std::string(),
+                     ": nwq reads only the opcodes a state dict needs"));
     }
+  }
+  // clang-format on
+
+  void push_bool(bool value) {
+    const int index = make(PickleKind::Bool);
+    obj(index).number = value;
+    push(index);
+  }
+  // BINFLOAT: a big-endian IEEE double.
+  void push_float() {
+    const uint8_t* p = take(8);
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
+    const int index = make(PickleKind::Float);
+    std::memcpy(&obj(index).real, &bits, 8);
+    push(index);
+  }
+  // The last n values, in stack order.
+  std::vector<int> pop_n(size_t n, size_t at) {
+    std::vector<int> values(n);
+    for (size_t i = n; i-- > 0;) values[i] = pop(at);
+    return values;
+  }
+  // STACK_GLOBAL: module and name strings from the stack.
+  void stack_global(size_t at) {
+    const int name = pop(at), module = pop(at);
+    if (obj(name).kind != PickleKind::String || obj(module).kind != PickleKind::String) {
+      fail(at, "STACK_GLOBAL needs two strings");
+    }
+    push_global(obj(module).text + "." + obj(name).text, at);
+  }
+  // BUILD: the state of a dict (OrderedDict's _metadata) or a tensor is read and dropped.
+  void build(size_t at) {
+    pop(at);
+    const PickleKind kind = obj(top(at)).kind;
+    if (kind != PickleKind::Dict && kind != PickleKind::Tensor) {
+      fail(at, "BUILD on an unsupported value");
+    }
+  }
+  // GLOBAL: "module\nname\n" in the opcode's argument.
+  void global(size_t at) {
+    const std::string module = take_line();
+    push_global(module + "." + take_line(), at);
   }
 
   const uint8_t* data_;
