@@ -20,7 +20,7 @@ FUZZ_FLAGS    := -std=c++17 -O1 -g -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_CPPFLAGS := -I. $(addprefix -I,$(BLAS_INCLUDE)) -DNWQ_STB_IMPLEMENTATION -MMD -MP
 
-FUZZ_TARGETS := json safetensors idx image cifar10 args quantized
+FUZZ_TARGETS := json safetensors idx image cifar10 args quantized torch_checkpoint
 
 # Project sources per target (each target's own fuzz/fuzz_<name>.cpp is added below).
 FUZZ_CORE_TENSOR := core/allocator.cpp core/dtype.cpp core/file_util.cpp core/json.cpp \
@@ -40,6 +40,8 @@ FUZZ_SRCS_quantized   := $(FUZZ_CORE_TENSOR) core/rng.cpp core/tensor_random.cpp
                          quant/quant_layer.cpp quant/act_quantizer.cpp quant/range_search.cpp \
                          quant/mse_observer.cpp
 FUZZ_LIBS_quantized   := -fopenmp -lopenblas
+FUZZ_SRCS_torch_checkpoint := $(FUZZ_CORE_TENSOR) core/zip_reader.cpp core/pickle_reader.cpp \
+                              core/torch_checkpoint.cpp
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_ALL_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/fuzz/fuzz_$(t).o \

@@ -2,11 +2,13 @@
 # Writes the committed seed corpora fuzz/corpus/<target>/: a few valid and near-valid inputs per
 # fuzz target, each under 10 KB. Standard library only; run by fuzz/make_seeds.sh.
 import gzip
+import io
 import json
 import os
 import struct
 import sys
 import tarfile
+import zipfile
 import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
@@ -275,9 +277,57 @@ def seeds_quantized():
     put(t, "unpack_bad_length", unpack + struct.pack("<qb", 9, 2) + b"\x00")
 
 
+# ---- torch_checkpoint --------------------------------------------------------------------------
+
+PTH_GOLDENS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden",
+                           "pth")
+LEGACY_MAGIC = (b"\x80\x02\x8a\x0a" +
+                bytes([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]) + b".")
+
+
+def state_dict_pickle(storage_type=b"FloatStorage", size=b"K\x04\x85", stride=b"K\x01\x85",
+                      view=True):
+    """Protocol-2 pickle of {"w": _rebuild_tensor_v2(storage "0", 0, size, stride, False, ())}."""
+    pid = (b"(X\x07\x00\x00\x00storagectorch\n" + storage_type + b"\nX\x01\x00\x00\x000"
+           b"X\x03\x00\x00\x00cpuK\x04" + (b"N" if view else b"") + b"tQ")
+    return (b"\x80\x02}(X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n(" + pid +
+            b"K\x00" + size + stride + b"\x89)tRu.")
+
+
+def legacy_pth(object_pickle, storage=struct.pack("<q4f", 4, 1, 2, 3, 4)):
+    return (LEGACY_MAGIC + b"\x80\x02M\xe9\x03." + b"\x80\x02}X\x0d\x00\x00\x00little_endian\x88s."
+            + object_pickle + b"\x80\x02]X\x01\x00\x00\x000a." + storage)
+
+
+def zip_pth(object_pickle, method=zipfile.ZIP_STORED):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=method) as z:
+        z.writestr("archive/data.pkl", object_pickle)
+        z.writestr("archive/data/0", struct.pack("<4f", 1, 2, 3, 4))
+        z.writestr("archive/version", "3\n")
+    return buffer.getvalue()
+
+
+def seeds_torch_checkpoint():
+    t = "torch_checkpoint"
+    for name in ("small_zip.pth", "small_legacy.pth", "nested_zip.pth.tar",
+                 "nested_legacy.pth.tar"):
+        with open(os.path.join(PTH_GOLDENS, name), "rb") as f:
+            put(t, "torch_" + name.replace(".", "_"), f.read())
+    put(t, "legacy_one_tensor", legacy_pth(state_dict_pickle()))
+    put(t, "legacy_transposed", legacy_pth(state_dict_pickle(size=b"K\x02K\x02\x86",
+                                                             stride=b"K\x01K\x02\x86")))
+    put(t, "legacy_half", legacy_pth(state_dict_pickle(b"HalfStorage", size=b"K\x08\x85"),
+                                     struct.pack("<q8e", 8, 1, 2, 3, 4, 5, 6, 7, 8)))
+    put(t, "legacy_past_storage", legacy_pth(state_dict_pickle(size=b"K\x05\x85")))
+    put(t, "legacy_refused_global", legacy_pth(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R."))
+    put(t, "zip_one_tensor", zip_pth(state_dict_pickle(view=False)))
+    put(t, "zip_deflated", zip_pth(state_dict_pickle(view=False), zipfile.ZIP_DEFLATED))
+
+
 def main():
     for seeds in (seeds_safetensors, seeds_json, seeds_idx, seeds_image, seeds_cifar10, seeds_args,
-                  seeds_quantized):
+                  seeds_quantized, seeds_torch_checkpoint):
         seeds()
     for target in sorted(os.listdir(ROOT)):
         files = os.listdir(os.path.join(ROOT, target))

@@ -2,6 +2,7 @@
 // device moves. Loading and saving of state dicts is in models/module_state.cpp.
 #include "models/module.h"
 
+#include "core/torch_checkpoint.h"
 #include "models/checkpoint_names.h"
 
 namespace nwq {
@@ -214,7 +215,7 @@ NamedTensors Model::normalize_checkpoint(const NamedTensors& state) const {
 }
 
 SafetensorsMetadata Model::load_checkpoint(const std::string& path) {
-  TensorFile file = load_safetensors(path);
+  TensorFile file = load_weights_file(path);  // safetensors or torch.save
   load_checkpoint(file);
   return file.metadata;
 }

@@ -6,6 +6,7 @@
 
 #include "core/safetensors.h"
 #include "core/tensor_io.h"
+#include "core/torch_checkpoint.h"
 #include "data/calibration.h"
 #include "data/loader.h"
 #include "quant/pipeline.h"
@@ -105,7 +106,7 @@ int cmd_data(const std::vector<std::string>& args) {
   const uint64_t seed = static_cast<uint64_t>(a.get_int("--seed", 0, INT64_MAX));
   const std::string weights = a.has("--weights") ? a.get("--weights") : "";
   SafetensorsMetadata checkpoint;
-  if (!weights.empty()) checkpoint = read_safetensors(weights).metadata;
+  if (!weights.empty()) checkpoint = load_weights_file(weights).metadata;  // .pth: none
   const NormalizationChoice norm =
       choose_normalization(a, weights.empty() ? nullptr : &checkpoint, weights);
   DataSplits data =

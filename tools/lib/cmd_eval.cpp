@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/tensor_io.h"
+#include "core/torch_checkpoint.h"
 #include "quant/export.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
@@ -13,7 +14,7 @@ namespace nwq {
 ArgParser eval_flags() {
   ArgParser a("eval", "Evaluates weights on the test split of a data set.");
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
-  a.add("--weights", "FILE", "", "weights to evaluate (safetensors)");
+  a.add("--weights", "FILE", "", "weights to evaluate (safetensors or torch.save .pth)");
   add_data_flags(a, true);
   a.add("--batch", "N", "256", "batch size");
   add_device_flags(a);
@@ -31,7 +32,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     return 0;
   }
   NWQ_CHECK(a.has("--weights"), "eval: --weights FILE is required");
-  TensorFile weights = load_safetensors(a.get("--weights"));  // bad files fail before data loads
+  TensorFile weights = load_weights_file(a.get("--weights"));  // bad files fail before data loads
   std::string model_name = a.has("--model") ? a.get("--model") : weights.meta("model");
   NWQ_CHECK(!model_name.empty(), weights.path, ": no 'model' in the file's metadata; pass --model");
   check_model_name(model_name);

@@ -3,9 +3,11 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "core/tensor_io.h"
+#include "core/torch_checkpoint.h"
 #include "data/normalization.h"
 #include "quant/export.h"
 #include "tools/lib/commands.h"
@@ -54,6 +56,9 @@ int cmd_info(const std::vector<std::string>& all_args) {
   }
   NWQ_CHECK(args.on("--file"), "info: give a safetensors file: nwq info FILE");
   std::string path = args.get("--file");
+  NWQ_CHECK(!looks_like_torch_checkpoint(read_file_bytes(path)), path,
+            ": a torch.save checkpoint; nwq info reads safetensors: run nwq convert ", path,
+            " OUT.safetensors first (eval, quantize and train read it as it is)");
   SafetensorsFile file = read_safetensors(path);
   int64_t params = 0;
   uint64_t bytes = 0;

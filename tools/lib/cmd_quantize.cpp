@@ -6,6 +6,7 @@
 
 #include "core/file_util.h"
 #include "core/tensor_io.h"
+#include "core/torch_checkpoint.h"
 #include "quant/export.h"
 #include "quant/pipeline.h"
 #include "train/trainer.h"
@@ -18,7 +19,7 @@ namespace {
 
 void declare_flags(ArgParser& a) {
   a.add("--model", "NAME", "", "model name (default: the weights' metadata)");
-  a.add("--weights", "FILE", "", "FP weights to quantize (safetensors)");
+  a.add("--weights", "FILE", "", "FP weights to quantize (safetensors or torch.save .pth)");
   add_data_flags(a, true);
   a.add("--method", "M", "nwq", "preset: rtn, adaround, brecq, qdrop or nwq");
   a.add("--wbits", "B", "4", "weight bits (2..8)");
@@ -155,7 +156,7 @@ int cmd_quantize(const std::vector<std::string>& args) {
     return 0;
   }
   NWQ_CHECK(a.has("--weights"), "quantize: --weights FILE is required");
-  TensorFile weights = load_safetensors(a.get("--weights"));
+  TensorFile weights = load_weights_file(a.get("--weights"));
   const std::string model_name = a.has("--model") ? a.get("--model") : weights.meta("model");
   NWQ_CHECK(!model_name.empty(), weights.path, ": no 'model' in the file's metadata; pass --model");
   check_model_name(model_name);

@@ -30,7 +30,7 @@ ArgParser train_flags() {
   add_loading_flags(a);
   a.add("--limit", "N", "-1", "train on only the first N images of each epoch (-1: all)");
   a.add("--eval-limit", "N", "-1", "evaluate on only the first N test images (-1: all)");
-  a.add("--weights", "FILE", "", "start from these weights (safetensors)");
+  a.add("--weights", "FILE", "", "start from these weights (safetensors or torch.save .pth)");
   a.add("--out", "FILE", "", "save the trained weights here (safetensors)");
   a.add_switch("--no-augment", "turn off random crop and flip");
   add_output_switches(a);

@@ -14,6 +14,7 @@ int cmd_info(const std::vector<std::string>& args);
 int cmd_quantize(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
+int cmd_convert(const std::vector<std::string>& args);
 
 // The flags of train, eval, quantize and data as each command declares them (its --help lists
 // them in this order); the commands parse with these, and tests compare the shared ones.
@@ -21,5 +22,6 @@ ArgParser train_flags();
 ArgParser eval_flags();
 ArgParser quantize_flags();
 ArgParser data_flags();
+ArgParser convert_flags();
 
 }  // namespace nwq
