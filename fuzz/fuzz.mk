@@ -26,6 +26,8 @@ FUZZ_TARGETS := json safetensors idx image cifar10 args quantized torch_checkpoi
 FUZZ_CORE_TENSOR := core/allocator.cpp core/dtype.cpp core/file_util.cpp core/json.cpp \
                     core/safetensors.cpp core/storage.cpp core/tensor.cpp core/tensor_copy.cpp \
                     core/tensor_io.cpp
+# The torch.save readers: models/module.cpp loads weights through them (load_weights_file).
+FUZZ_TORCH_READERS := core/zip_reader.cpp core/pickle_reader.cpp core/torch_checkpoint.cpp
 FUZZ_SRCS_json        := core/json.cpp
 FUZZ_SRCS_safetensors := $(FUZZ_CORE_TENSOR)
 FUZZ_SRCS_idx         := data/idx.cpp data/gzip.cpp data/stb_impl.cpp
@@ -33,15 +35,14 @@ FUZZ_SRCS_image       := data/image_folder_dataset.cpp data/image_check.cpp data
                          data/image_transforms.cpp core/file_util.cpp core/rng.cpp data/stb_impl.cpp
 FUZZ_SRCS_cifar10     := data/cifar10.cpp core/file_util.cpp
 FUZZ_SRCS_args        := tools/lib/args.cpp
-FUZZ_SRCS_quantized   := $(FUZZ_CORE_TENSOR) core/rng.cpp core/tensor_random.cpp \
+FUZZ_SRCS_quantized   := $(FUZZ_CORE_TENSOR) $(FUZZ_TORCH_READERS) core/rng.cpp core/tensor_random.cpp \
                          $(wildcard autograd/*.cpp) $(wildcard ops/*.cpp) $(wildcard models/*.cpp) \
                          optim/optimizer.cpp \
                          quant/export.cpp quant/config.cpp quant/quant_model.cpp \
                          quant/quant_layer.cpp quant/act_quantizer.cpp quant/range_search.cpp \
                          quant/mse_observer.cpp
 FUZZ_LIBS_quantized   := -fopenmp -lopenblas
-FUZZ_SRCS_torch_checkpoint := $(FUZZ_CORE_TENSOR) core/zip_reader.cpp core/pickle_reader.cpp \
-                              core/torch_checkpoint.cpp
+FUZZ_SRCS_torch_checkpoint := $(FUZZ_CORE_TENSOR) $(FUZZ_TORCH_READERS)
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_ALL_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/fuzz/fuzz_$(t).o \
