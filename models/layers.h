@@ -199,12 +199,14 @@ class Identity : public Module {
   std::string type_name() const override { return "Identity"; }
 };
 
-// Runs its children in order; they are named "0", "1", ... as in torch.nn.Sequential.
+// Runs its children in order; they are named "0", "1", ... as in torch.nn.Sequential, or given
+// names (torch's Sequential(OrderedDict(...)): RegNet's "block1", "block1-0", "a", "b", "c").
 class Sequential : public Module {
  public:
   Sequential() = default;
   explicit Sequential(const std::vector<ModulePtr>& modules);
   Sequential& push_back(ModulePtr module);
+  Sequential& push_back(const std::string& name, ModulePtr module);
   size_t size() const { return items_.size(); }
   // The module currently in slot i (replace_child("i", ...) is seen).
   ModulePtr operator[](size_t i) const;

@@ -90,9 +90,19 @@ Sequential::Sequential(const std::vector<ModulePtr>& modules) {
 }
 
 Sequential& Sequential::push_back(ModulePtr module) {
-  NWQ_CHECK(module != nullptr, "Sequential: push_back of a null module at index ", items_.size());
+  return push_back(std::to_string(items_.size()), std::move(module));
+}
+
+Sequential& Sequential::push_back(const std::string& name, ModulePtr module) {
+  NWQ_CHECK(module != nullptr, "Sequential: push_back of a null module '", name, "' at index ",
+            items_.size());
   items_.push_back(std::move(module));
-  register_module(std::to_string(items_.size() - 1), &items_.back());
+  try {
+    register_module(name, &items_.back());  // a bad or taken name throws: undo the push
+  } catch (...) {
+    items_.pop_back();
+    throw;
+  }
   return *this;
 }
 

@@ -1,7 +1,9 @@
 // The model table (see models/registry.h). One row per model.
 #include "models/registry.h"
 
+#include "models/mnasnet.h"
 #include "models/mobilenet_v2.h"
+#include "models/regnet.h"
 #include "models/resnet.h"
 #include "models/resnet_cifar.h"
 
@@ -39,6 +41,13 @@ const std::vector<ModelEntry>& model_table() {
        mobilenet_v2},
       {"mobilenetv2_cifar", "MobileNetV2 with torchvision names, stem and 24-channel stage at "
        "stride 1 (32x32 in -> 4x4)", mobilenetv2_cifar},
+      {"regnet_x_600mf", "RegNetX-600MF (pycls parameters in torchvision's RegNet, grouped 3x3 "
+       "convs), 6.2M params", regnet_x_600mf},
+      {"regnet_x_3_2gf", "torchvision RegNetX-3.2GF (grouped 3x3 convs), 15.3M params",
+       regnet_x_3_2gf},
+      {"mnasnet1_0", "torchvision MNASNet (width 1.0, ReLU, dropout 0.2), 4.4M params",
+       mnasnet1_0},
+      {"mnasnet2_0", "torchvision MNASNet(alpha=2.0) (QDrop's MNasx2), 12.5M params", mnasnet2_0},
   };
   return table;
 }

@@ -1,4 +1,5 @@
-// The model zoo (torchvision ResNet-18/34/50, MobileNetV2, their CIFAR variants): parameter
+// The model zoo (torchvision ResNet-18/34/50, MobileNetV2, their CIFAR variants; goldens of
+// RegNetX and MNASNet too, whose other tests are in test_model_zoo_paper.cpp): parameter
 // counts, names, the blocks() structure and feature-map sizes, checkpoint-name normalisation,
 // and, when `make golden` has written build/golden/, eval logits, loss and gradients vs PyTorch.
 #include <doctest/doctest.h>
@@ -117,6 +118,17 @@ TEST_CASE("model_zoo: resnet18 matches torchvision (golden)") { check_against_to
 TEST_CASE("model_zoo: resnet50 matches torchvision (golden)") { check_against_torch("resnet50"); }
 TEST_CASE("model_zoo: mobilenet_v2 matches torchvision (golden)") {
   check_against_torch("mobilenet_v2");
+}
+
+TEST_CASE("model_zoo: regnet_x_600mf matches torchvision's RegNet (golden)") {
+  check_against_torch("regnet_x_600mf");
+}
+TEST_CASE("model_zoo: regnet_x_3_2gf matches torchvision (golden)") {
+  check_against_torch("regnet_x_3_2gf");
+}
+TEST_CASE("model_zoo: mnasnet1_0 matches torchvision (golden)") { check_against_torch("mnasnet1_0"); }
+TEST_CASE("model_zoo: mnasnet2_0 matches torchvision's MNASNet(2.0) (golden)") {
+  check_against_torch("mnasnet2_0");
 }
 
 TEST_CASE("model_zoo: torchvision parameter counts, names and structure") {

@@ -323,6 +323,21 @@ TEST_CASE("module: Sequential runs in order and is indexed like torch") {
   CHECK_THROWS_WITH_AS(Module().forward(x), doctest::Contains("not implemented"), Error);
 }
 
+TEST_CASE("module: a Sequential with named children (torch's OrderedDict form)") {
+  Sequential seq;
+  seq.push_back("a", std::make_shared<ReLU>()).push_back("block1-0", std::make_shared<Flatten>());
+  CHECK(seq.size() == 2);
+  CHECK(seq.child("block1-0")->type_name() == "Flatten");
+  CHECK(seq[0]->type_name() == "ReLU");
+  CHECK_THROWS_WITH_AS(seq.push_back("a", std::make_shared<ReLU>()),
+                       doctest::Contains("'a' is already registered"), Error);
+  CHECK_THROWS_WITH_AS(seq.push_back("x.y", std::make_shared<ReLU>()),
+                       doctest::Contains("contain no '.'"), Error);
+  CHECK(seq.size() == 2);  // the refused pushes left nothing behind
+  Tensor x = test::tensor({-1, 2, -3, 4}, {1, 2, 2}, DType::F32);
+  CHECK(seq.forward(x).to_vector<float>() == std::vector<float>{0, 2, 0, 4});
+}
+
 TEST_CASE("module: layer hyper-parameters are exposed and checked") {
   Conv2d conv(6, 4,
               Conv2dOptions(Size2(3, 2)).stride({2, 1}).padding({1, 0}).groups(2).bias(false));

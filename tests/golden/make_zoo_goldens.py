@@ -1,6 +1,7 @@
-# Writes the large model-zoo goldens (torchvision resnet18, resnet50, mobilenet_v2) that
-# tests/test_model_zoo.cpp compares against, into build/golden/ (git-ignored; `make golden`).
-# Run: /usr/bin/python3 tests/golden/make_zoo_goldens.py [--out DIR] [--check]   (Debian torch, CPU)
+# Writes the large model-zoo goldens (torchvision resnet18, resnet50, mobilenet_v2, regnet_x_600mf,
+# regnet_x_3_2gf, mnasnet1_0, mnasnet2_0) that tests/test_model_zoo*.cpp compare against, into
+# build/golden/ (git-ignored; `make golden`). Debian's torch, CPU. Run:
+#   /usr/bin/python3 tests/golden/make_zoo_goldens.py [--out DIR] [--models a,b] [--check]
 import copy
 import json
 import os
@@ -12,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from torchvision.models.mnasnet import MNASNet, _InvertedResidual as _MnasInvertedResidual
+from torchvision.models.regnet import BlockParams, RegNet, ResBottleneckBlock
 
 sys.dont_write_bytecode = True  # no __pycache__ in tests/golden
 from make_goldens import read_safetensors  # noqa: E402 (the independent struct/json/numpy reader)
@@ -19,7 +22,8 @@ from make_goldens import read_safetensors  # noqa: E402 (the independent struct/
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GENERATOR = "tests/golden/make_zoo_goldens.py"
 DTYPES = {torch.float32: ("F32", "<f4"), torch.int64: ("I64", "<i8")}
-MODELS = ["resnet18", "resnet50", "mobilenet_v2"]
+MODELS = ["resnet18", "resnet50", "mobilenet_v2", "regnet_x_600mf", "regnet_x_3_2gf",
+          "mnasnet1_0", "mnasnet2_0"]
 INPUT_SHAPE = (2, 3, 64, 64)  # torchvision models take any size >= 32; 64 keeps the test fast
 NUM_CLASSES = 1000
 RESIDUAL_BN_SCALE = 0.2  # see build()
@@ -55,9 +59,23 @@ def save_safetensors(path, tensors, metadata):
           f"{os.path.getsize(path) / 1e6:.1f} MB")
 
 
+def construct(name):
+    """The torchvision network nwq's model `name` mirrors, randomly initialised. torchvision has
+    no RegNetX-600MF and no MNASNet builder for width 2.0: those are its RegNet class with
+    pycls's RegNetX-600MF parameters and its MNASNet(alpha=2.0) (issue: the paper's model list)."""
+    if name == "regnet_x_600mf":
+        params = BlockParams.from_init_params(depth=16, w_0=48, w_a=36.97, w_m=2.24,
+                                              group_width=24)
+        return RegNet(params, num_classes=NUM_CLASSES)
+    if name == "mnasnet2_0":
+        return MNASNet(2.0, num_classes=NUM_CLASSES)
+    return getattr(torchvision.models, name)(weights=None, num_classes=NUM_CLASSES)
+
+
 def residual_output_bns(model):
-    """The BN that ends each residual branch: BasicBlock.bn2, Bottleneck.bn3, and the last BN of
-    a MobileNetV2 block with a skip connection."""
+    """The BN that ends each residual branch: BasicBlock.bn2, Bottleneck.bn3, the last BN of a
+    MobileNetV2 or MNASNet block with a skip connection, RegNet's f.c BN (every RegNet block
+    adds its branch)."""
     out = []
     for m in model.modules():
         if isinstance(m, torchvision.models.resnet.BasicBlock):
@@ -66,6 +84,10 @@ def residual_output_bns(model):
             out.append(m.bn3)
         elif isinstance(m, torchvision.models.mobilenetv2.InvertedResidual) and m.use_res_connect:
             out.append(m.conv[-1])
+        elif isinstance(m, _MnasInvertedResidual) and m.apply_residual:
+            out.append(m.layers[-1])
+        elif isinstance(m, ResBottleneckBlock):
+            out.append(m.f.c[1])
     return out
 
 
@@ -81,8 +103,9 @@ def build(name):
     the residual branches (as trained networks and torchvision's zero_init_residual have) keep
     the comparison meaningful; pick_input() then checks it."""
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None, num_classes=NUM_CLASSES)
+    model = construct(name)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    momentum = {m: m.momentum for m in bns}  # 0.1, MNASNet's 1 - 0.9997
     with torch.no_grad():
         for m in bns:
             m.weight.copy_(1.0 + 0.1 * torch.randn(m.num_features))
@@ -94,7 +117,7 @@ def build(name):
         for _ in range(4):
             model(torch.randn(4, *INPUT_SHAPE[1:]))
         for m in bns:
-            m.momentum = 0.1
+            m.momentum = momentum[m]
             m.running_mean.add_(0.05 * torch.randn(m.num_features))
             m.running_var.mul_(1.0 + 0.1 * torch.rand(m.num_features))
     return model
@@ -175,7 +198,8 @@ def pick_input(model, max_tries=30):
 
 
 def set_train_mode(model):
-    """Train mode (batch statistics), with MobileNetV2's dropout off so nwq can match it."""
+    """Train mode (batch statistics), with MobileNetV2's and MNASNet's dropout off so nwq can
+    match it."""
     model.train()
     for m in model.modules():
         if isinstance(m, nn.Dropout):
@@ -215,7 +239,7 @@ def check(out_dir):
     for name in MODELS:
         meta, arrays = read_safetensors(os.path.join(out_dir, f"{name}.safetensors"))
         assert all(np.isfinite(a).all() for a in arrays.values()), name
-        model = getattr(torchvision.models, name)(weights=None, num_classes=NUM_CLASSES)
+        model = construct(name)
         t = lambda k: torch.from_numpy(arrays[k].copy())
         model.load_state_dict({k: t(k) for k in model.state_dict()}, strict=True)
         model.eval()
@@ -233,6 +257,8 @@ if __name__ == "__main__":
     out = os.path.join(ROOT, "build", "golden")
     if "--out" in args:
         out = os.path.abspath(args[args.index("--out") + 1])
+    if "--models" in args:
+        MODELS = args[args.index("--models") + 1].split(",")
     if "--check" in args:
         check(out)
     else:
