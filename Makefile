@@ -167,6 +167,7 @@ reference-weights: setup
 # SLURM_EXTRA, SUBMIT=0), on the GPU when this is a CUDA build; `make tables SLURM=1` again
 # submits what is left, and `make tables-gather` (same ITERS / TABLES_DIR) writes the tables once
 # the arrays are done (docs/QUANTIZATION.md, "Running the tables on a Slurm cluster").
+# `make check-slurm` runs that path on a one-node Slurm started from Debian's packages.
 ITERS ?= 20000
 TABLES_DIR ?= build/tables-iters$(ITERS)
 PARALLEL ?= 1
@@ -177,7 +178,7 @@ else
 TABLES_DEVICE ?= $(if $(shell nvidia-smi -L 2>/dev/null),cuda,cpu)
 endif
 TABLES_ENV = ITERS=$(ITERS) DEVICE=$(TABLES_DEVICE) CIFAR10='$(patsubst cifar10:%,%,$(CIFAR10))'
-.PHONY: tables tables-jobs tables-gather
+.PHONY: tables tables-jobs tables-gather check-slurm
 tables-jobs: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq
 	$(TABLES_ENV) bash scripts/matrix_jobs.sh tables > $(BUILD)/tables_jobs.txt
@@ -201,6 +202,10 @@ endif
 tables-gather:
 	bash scripts/gather_tables.sh $(TABLES_DIR) docs/RESULTS.md
 	@echo "tables: docs/RESULTS.md and $(TABLES_DIR)/TABLES.md ($(ITERS) iterations per unit)"
+
+check-slurm: setup
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq
+	NWQ=$(BUILD)/nwq SETUP=$(SETUP) bash scripts/check_slurm.sh
 
 # ---- examples/: one short program per file, each linked against libnwq.a ----
 # `make examples` builds them into build/examples/; `make check-examples` runs each on tiny inputs
