@@ -159,25 +159,53 @@ reference-weights: setup
 # time); on the GPU when nvidia-smi sees one. Resumable: finished runs (their summaries in
 # TABLES_DIR) are not redone and interrupted ones continue from their run state; rerun after an
 # interruption. Writes the tables into docs/RESULTS.md (blocks "tables" and "ablation") and
-# TABLES_DIR/TABLES.md. resnet18_cifar needs `make reference-weights` first. ITERS (default
-# 20000) and PARALLEL (runs at a time) are knobs; each ITERS gets its own TABLES_DIR.
+# TABLES_DIR/TABLES.md (scripts/gather_tables.sh). resnet18_cifar needs `make reference-weights`
+# first. ITERS (default 20000) and PARALLEL (runs at a time) are knobs; each ITERS gets its own
+# TABLES_DIR.
+# SLURM=1: the same runs as two Slurm job arrays (one task per run, scripts/slurm_tables.sh;
+# knobs SLURM_PARTITION, SLURM_TIME, SLURM_CPUS, SLURM_MEM, SLURM_RUN_GPUS, SLURM_MAX_PARALLEL,
+# SLURM_EXTRA, SUBMIT=0), on the GPU when this is a CUDA build; `make tables SLURM=1` again
+# submits what is left, and `make tables-gather` (same ITERS / TABLES_DIR) writes the tables once
+# the arrays are done (docs/QUANTIZATION.md, "Running the tables on a Slurm cluster").
+# `make check-slurm` runs that path on a one-node Slurm started from Debian's packages.
 ITERS ?= 20000
 TABLES_DIR ?= build/tables-iters$(ITERS)
 PARALLEL ?= 1
+SLURM ?= 0
+ifeq ($(SLURM),1)
+TABLES_DEVICE ?= $(if $(filter 1,$(USE_CUDA)),cuda,cpu)
+else
 TABLES_DEVICE ?= $(if $(shell nvidia-smi -L 2>/dev/null),cuda,cpu)
+endif
 TABLES_ENV = ITERS=$(ITERS) DEVICE=$(TABLES_DEVICE) CIFAR10='$(patsubst cifar10:%,%,$(CIFAR10))'
-.PHONY: tables
-tables: setup
+.PHONY: tables tables-jobs tables-gather check-slurm
+tables-jobs: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq
 	$(TABLES_ENV) bash scripts/matrix_jobs.sh tables > $(BUILD)/tables_jobs.txt
 	$(TABLES_ENV) bash scripts/matrix_jobs.sh ablation > $(BUILD)/ablation_jobs.txt
+
+ifeq ($(SLURM),1)
+tables: tables-jobs
+	NWQ=$(BUILD)/nwq bash scripts/slurm_tables.sh $(BUILD)/tables_jobs.txt $(TABLES_DIR)
+	NWQ=$(BUILD)/nwq bash scripts/slurm_tables.sh $(BUILD)/ablation_jobs.txt $(TABLES_DIR)/ablation
+	@echo "tables: Slurm arrays for $(TABLES_DIR) ($(ITERS) iterations per unit); squeue --me shows them."
+	@echo "  Interrupted or failed tasks: run the same make command again (it submits only unfinished runs)."
+	@echo "  When the queue is empty: make tables-gather ITERS=$(ITERS) TABLES_DIR=$(TABLES_DIR)"
+else
+tables: tables-jobs
 	NWQ=$(BUILD)/nwq bash scripts/quant_matrix.sh $(BUILD)/tables_jobs.txt $(TABLES_DIR) $(PARALLEL)
 	NWQ=$(BUILD)/nwq bash scripts/quant_matrix.sh $(BUILD)/ablation_jobs.txt $(TABLES_DIR)/ablation $(PARALLEL)
-	python3 scripts/results_table.py $(TABLES_DIR) > $(TABLES_DIR)/TABLES.md
-	python3 scripts/ablation_table.py $(TABLES_DIR)/ablation >> $(TABLES_DIR)/TABLES.md
-	python3 scripts/results_table.py $(TABLES_DIR) | python3 scripts/replace_block.py docs/RESULTS.md tables
-	python3 scripts/ablation_table.py $(TABLES_DIR)/ablation | python3 scripts/replace_block.py docs/RESULTS.md ablation
+	bash scripts/gather_tables.sh $(TABLES_DIR) docs/RESULTS.md
 	@echo "tables: docs/RESULTS.md and $(TABLES_DIR)/TABLES.md ($(ITERS) iterations per unit)"
+endif
+
+tables-gather:
+	bash scripts/gather_tables.sh $(TABLES_DIR) docs/RESULTS.md
+	@echo "tables: docs/RESULTS.md and $(TABLES_DIR)/TABLES.md ($(ITERS) iterations per unit)"
+
+check-slurm: setup
+	$(MAKE) -j$(JOBS) $(BUILD)/nwq
+	NWQ=$(BUILD)/nwq SETUP=$(SETUP) bash scripts/check_slurm.sh
 
 # ---- examples/: one short program per file, each linked against libnwq.a ----
 # `make examples` builds them into build/examples/; `make check-examples` runs each on tiny inputs
