@@ -3,7 +3,7 @@
 #   fuzz-build  builds build-fuzz/fuzz_<name> for every target (clang, ASan + UBSan + libFuzzer)
 #   fuzz        replays each target's seed corpus fuzz/corpus/<name>/ once (a regression check),
 #               then fuzzes each for FUZZ_SECONDS seconds when that is > 0 (default 0)
-#   fuzz-ci     fuzzes each target for FUZZ_CI_SECONDS (30) seconds
+#   fuzz-ci     fuzzes each target for FUZZ_CI_SECONDS (12) seconds
 #   fuzz-clean  removes build-fuzz/
 # New corpus entries go to build-fuzz/corpus/<name>/, crashes to build-fuzz/artifacts/<name>/.
 # The project sources each target needs are compiled here with the same sanitizer flags (never
@@ -13,7 +13,7 @@
 FUZZ_CXX      ?= clang++
 FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 0
-FUZZ_CI_SECONDS ?= 30
+FUZZ_CI_SECONDS ?= 12
 FUZZ_JOBS_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1
 FUZZ_RUN_OPTS ?= -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 FUZZ_FLAGS    := -std=c++17 -O1 -g -fno-omit-frame-pointer \
