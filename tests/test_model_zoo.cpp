@@ -15,12 +15,16 @@
 #include "models/resnet.h"
 #include "ops/loss.h"
 #include "tests/helpers.h"
+#include "tests/model_test_util.h"
 
 using namespace nwq;
 
 namespace {
 
+using test::block_names;
+using test::block_shapes;
 using test::golden_state;
+using test::has_key;
 using test::max_abs;
 
 // Train mode (batch statistics) with dropout off, as tests/golden/make_zoo_goldens.py does.
@@ -87,29 +91,6 @@ void check_against_torch(const std::string& name) {
     if (b.dtype() == DType::I64) CHECK(b.item() == want.item());
     else CHECK_CLOSE(b, want, 1e-4, 1e-4 * max_abs(want));
   }
-}
-
-std::vector<std::string> block_names(Model& model) {
-  std::vector<std::string> names;
-  for (const Block& b : model.blocks()) names.push_back(b.name);
-  return names;
-}
-
-// Each block's output shape for one input (eval mode, no gradients).
-std::vector<Shape> block_shapes(Model& model, const Tensor& x) {
-  NoGradGuard no_grad;
-  model.eval();
-  std::vector<Shape> shapes;
-  Tensor y = x;
-  for (const Block& b : model.blocks()) {
-    y = b.forward(y);
-    shapes.push_back(y.sizes());
-  }
-  return shapes;
-}
-
-bool has_key(const NamedTensors& state, const std::string& key) {
-  return std::any_of(state.begin(), state.end(), [&](const auto& e) { return e.first == key; });
 }
 
 }  // namespace

@@ -15,44 +15,23 @@
 #include "quant/export.h"
 #include "quant/reconstruct.h"
 #include "tests/helpers.h"
+#include "tests/model_test_util.h"
 #include "tests/quant_test_util.h"
 #include "tests/temp_dir.h"
 
 using namespace nwq;
 
-namespace {
+using test::block_names;
+using test::block_shapes;
+using test::has_key;
 
-bool has_key(const NamedTensors& state, const std::string& key) {
-  for (const auto& entry : state) {
-    if (entry.first == key) return true;
-  }
-  return false;
-}
+namespace {
 
 const Tensor& at(const NamedTensors& state, const std::string& key) {
   for (const auto& entry : state) {
     if (entry.first == key) return entry.second;
   }
   throw Error("no key " + key);
-}
-
-std::vector<std::string> block_names(Model& model) {
-  std::vector<std::string> names;
-  for (const Block& b : model.blocks()) names.push_back(b.name);
-  return names;
-}
-
-// Each block's output shape for one input (eval mode, no gradients).
-std::vector<Shape> block_shapes(Model& model, const Tensor& x) {
-  NoGradGuard no_grad;
-  model.eval();
-  std::vector<Shape> shapes;
-  Tensor y = x;
-  for (const Block& b : model.blocks()) {
-    y = b.forward(y);
-    shapes.push_back(y.sizes());
-  }
-  return shapes;
 }
 
 // A RegNetX-600MF state_dict named as pycls (and BRECQ's / QDrop's regnet.py) names it: stem.
