@@ -13,3 +13,5 @@ void run_gpu_conv_bench();
 void run_nwq_bench();
 // Calibration seconds (weights, activations) of ResNet-18/50 at 224 px with QDrop's observer.
 void run_calib_bench();
+// Expected minutes per NWQ / QDrop run of the six paper networks at 224 px (synthetic data).
+void run_zoo_time_bench();

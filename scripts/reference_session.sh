@@ -7,6 +7,7 @@
 #   bash scripts/reference_session.sh list DIR              the runs not done yet
 #   bash scripts/reference_session.sh launch DIR [PARALLEL]  the runs, detached (PARALLEL at a time)
 #   bash scripts/reference_session.sh wait DIR SECONDS       wait (at most SECONDS) for the runs
+#   bash scripts/reference_session.sh progress DIR           the running jobs' last log lines
 #   bash scripts/reference_session.sh pack DIR OUT           results into OUT/reference_runs.tgz
 # Needs vendor/ (scripts/vendor_headers.sh, plus vendor/cifar10-jpeg.tar.gz) on the GPU machine.
 # Env: ITERS (3000 per unit), SEEDS ("0 1 2"), MB_SEEDS ("0"): seeds of the MobileNetV2 runs;
@@ -40,7 +41,7 @@ cell() {  # cell TAG WEIGHTS METHOD W A SEED
     --workers 1
   job "torch_$name" python3 tests/reference/harness.py run --weights $w --calib $dir/calib_s$s.st \
     --test $dir/test.st --method $method --wbits $wb --abits $ab --iters $ITERS --seed $s \
-    --device cuda --quiet
+    --device cuda
 }
 
 jobs() {  # ResNet-20 first (three seeds), then BRECQ, then MobileNetV2 (the longest runs)
@@ -91,6 +92,12 @@ case $cmd in
     while [ ! -e "$dir/finished" ] && [ $SECONDS -lt $end ]; do sleep 10; done
     echo "$(ls "$dir/res" | grep -c json) of $(wc -l < "$dir/jobs.txt") runs done"
     ;;
+  progress)  # the last line of each running job's log (the harness logs its units)
+    for f in "$dir"/res/*.tmp; do
+      [ -e "$f" ] || continue
+      n=$(basename "$f" .tmp)
+      echo "$n: $(tail -1 "$dir/log/$n.log" 2> /dev/null)"
+    done ;;
   pack)
     tar czf "$3/reference_runs.tgz" -C "$dir" res log jobs.txt
     ;;

@@ -1,5 +1,5 @@
 // Whole-model CPU/CUDA parity: eval logits, and one training forward/backward (train-mode BN,
-// cross-entropy) of ResNet-20 and MobileNetV2-CIFAR give the same loss, gradients and BN stats.
+// cross-entropy) of ResNet-20, MobileNetV2-CIFAR, RegNetX and MNASNet: same loss, gradients, BN stats.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -72,5 +72,12 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("cuda model: MobileNetV2-CIFAR eval forward and backward match the CPU") {
     check_step("mobilenetv2_cifar", 3, 32, 8, false);
+  }
+
+  // Grouped (RegNetX: 24 channels a group) and depthwise (MNASNet) convolutions of the paper's
+  // other networks, in eval mode for the same reason as MobileNetV2 (small planes at the end).
+  TEST_CASE("cuda model: RegNetX-600MF and MNASNet-1.0 eval forward and backward match the CPU") {
+    check_step("regnet_x_600mf", 3, 64, 4, false);
+    check_step("mnasnet1_0", 3, 64, 4, false);
   }
 }

@@ -151,7 +151,8 @@ def cmd_run(a):
     t0 = time.time()
     qm = prepare(fp, a.wbits, a.abits, calib, a.init_images, device)
     t_calib = time.time() - t0
-    log = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    log = (lambda s: None) if a.quiet else (
+        lambda s: print(f"[{time.time() - t0:.0f} s] {s}", file=sys.stderr, flush=True))
     weight = a.weight if a.weight is not None else default_lambda(name)
     if a.method == "qdrop":
         qdrop(qm, calib, a.iters, weight, drop_prob=0.5, log=log)

@@ -48,7 +48,7 @@ class UnitLoss:
         rec = lp_loss(pred, tgt)
         b = self.decay(self.count)
         reg = 0.0 if self.count < self.loss_start else round_loss(self.layers, b, self.weight)
-        return rec + reg, float(rec), float(reg)
+        return rec + reg, rec.detach(), reg  # tensors: no device sync unless someone reads them
 
 
 def unit_io(qm, u, calib, batch=32):
@@ -89,7 +89,8 @@ def reconstruct_unit(qm, u, calib, iters, drop_prob, weight, batch=32, lr_round=
     loss_fn = UnitLoss(layers, iters, weight)
     n = q_in.shape[0]
     for i in range(iters):
-        idx = batches[i] if batches is not None else torch.randint(0, n, (batch,))
+        # indices drawn where the data lives: a CPU index would sync the GPU every iteration
+        idx = batches[i] if batches is not None else torch.randint(0, n, (batch,), device=q_in.device)
         cur_q, cur_fp = q_in[idx], fp_in[idx]
         cur_in = torch.where(torch.rand_like(cur_q) < drop_prob, cur_q, cur_fp) if drop_prob < 1.0 else cur_q
         if a_opt:
@@ -98,7 +99,7 @@ def reconstruct_unit(qm, u, calib, iters, drop_prob, weight, batch=32, lr_round=
         loss, rec, reg = loss_fn(qm.run_unit(u, cur_in), fp_out[idx])
         loss.backward()
         if on_step:
-            on_step(i, float(loss), rec, reg)
+            on_step(i, float(loss), float(rec), float(reg))
         w_opt.step()
         if a_opt:
             a_opt.step()
@@ -128,7 +129,7 @@ def act_pass_unit(qm, u, calib, iters, lr=4e-4, p=2.4, batch=32):
     opt = torch.optim.Adam([a.scale for a in acts], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=0.0)
     for _ in range(iters):
-        idx = torch.randperm(q_in.shape[0])[:batch]  # BRECQ draws distinct indices
+        idx = torch.randperm(q_in.shape[0], device=q_in.device)[:batch]  # BRECQ: distinct indices
         opt.zero_grad()
         lp_loss(qm.run_unit(u, q_in[idx]), fp_out[idx], p).backward()
         opt.step()
@@ -167,7 +168,7 @@ def nwq(qm, calib, iters, batch=32, lr_round=1e-3, lr_act=4e-5, tau=(1.0, 0.01),
         for l in qm.layers:
             l.wq.tau = tau[0] + (tau[1] - tau[0]) * t
         fp_share = share[0] + (share[1] - share[0]) * t
-        x = calib[torch.randint(0, n, (batch,))]
+        x = calib[torch.randint(0, n, (batch,), device=calib.device)]
         with torch.no_grad(), FPView(qm):
             fp, h = [], x
             for u in range(len(qm.names)):
