@@ -34,7 +34,7 @@ ifeq ($(STB_IMPL),1)
   CXXFLAGS += -DNWQ_STB_IMPLEMENTATION
 endif
 
-LIB_DIRS := core autograd ops optim models data train quant tools/lib
+LIB_DIRS := core autograd ops optim models data train quant deploy tools/lib
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 CU_SRCS  :=
 
