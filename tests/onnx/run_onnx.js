@@ -3,8 +3,13 @@
 // Usage: node run_onnx.js MODEL.onnx IMAGES.safetensors NWQ_LOGITS.safetensors TOLERANCE [OPT]
 //   TOLERANCE: the largest allowed |ort - nwq| per logit, relative to the largest |nwq logit|.
 //   OPT: ORT graph optimization level, disabled (default) or all.
-// Prints one line of measurements; exits 1 unless every logit is within the tolerance and the
-// top-1 class agrees on every image. NODE_PATH must lead to onnxruntime-node.
+// Passes when (1) every logit is within TOLERANCE; (2) at most half of the images have any logit
+// off by more than 1e-4 (relative as above): float summation order alone stays far below that,
+// so images above it are those where some activation fell on the other side of a rounding
+// boundary, which happens to some images, while an export error hits every image; (3) the top-1
+// class agrees on every image whose nwq top-two margin exceeds twice the tolerance (closer
+// classes may swap within the allowed error). Prints one line of measurements; exit code 1 when
+// a condition fails. NODE_PATH must lead to onnxruntime-node.
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -42,22 +47,28 @@ async function main() {
   const [n, classes] = expected.dims;
   if (got.dims.length !== 2 || got.dims[0] !== n || got.dims[1] !== classes)
     throw new Error(`logits are [${got.dims}], nwq's are [${expected.dims}]`);
-  let maxAbs = 0, maxDiff = 0, top1Agree = 0, over = 0;
+  let maxAbs = 0, maxDiff = 0, top1Agree = 0, over = 0, off = 0, badSwaps = 0;
   for (const v of expected.data) maxAbs = Math.max(maxAbs, Math.abs(v));
   for (let i = 0; i < n; ++i) {
-    let rowOver = false;
-    for (let j = 0; j < classes; ++j) {
-      const d = Math.abs(got.data[i * classes + j] - expected.data[i * classes + j]);
-      maxDiff = Math.max(maxDiff, d);
-      if (d > tolerance * maxAbs) rowOver = true;
+    let rowDiff = 0;
+    for (let j = 0; j < classes; ++j)
+      rowDiff = Math.max(rowDiff, Math.abs(got.data[i * classes + j] - expected.data[i * classes + j]));
+    maxDiff = Math.max(maxDiff, rowDiff);
+    if (rowDiff > tolerance * maxAbs) ++over;
+    if (rowDiff > 1e-4 * maxAbs) ++off;
+    const top = argmax(expected.data, i * classes, classes);
+    if (argmax(got.data, i * classes, classes) === top) {
+      ++top1Agree;
+      continue;
     }
-    if (rowOver) ++over;
-    if (argmax(got.data, i * classes, classes) === argmax(expected.data, i * classes, classes)) ++top1Agree;
+    let second = -Infinity;
+    for (let j = 0; j < classes; ++j) if (j !== top) second = Math.max(second, expected.data[i * classes + j]);
+    if (expected.data[i * classes + top] - second > 2 * tolerance * maxAbs) ++badSwaps;
   }
-  const ok = over === 0 && top1Agree === n;
+  const ok = over === 0 && off <= n / 2 && badSwaps === 0;
   console.log(`${modelPath}: ${n} images, max |ort - nwq| ${maxDiff.toExponential(3)} ` +
               `(${(maxDiff / maxAbs).toExponential(3)} of max |logit| ${maxAbs.toFixed(3)}), ` +
-              `images over tolerance ${tolerance}: ${over}, top-1 agrees ${top1Agree}/${n}, ` +
+              `images over ${tolerance}: ${over}, over 1e-4: ${off}, top-1 agrees ${top1Agree}/${n}, ` +
               `optimization ${opt}: ${ok ? 'ok' : 'FAILED'}`);
   process.exit(ok ? 0 : 1);
 }
