@@ -237,7 +237,7 @@ check-examples: examples
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 NWQ_VERSION  := 0.1.0
-HEADER_DIRS  := core autograd ops optim models data train quant
+HEADER_DIRS  := core autograd ops optim models data train quant deploy
 PC_LIBS      := -fopenmp $(LDLIBS)
 .PHONY: install check-install
 
