@@ -3,6 +3,8 @@
 // models with ONNX Runtime is `make check-onnx` (scripts/check_onnx.sh).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +17,7 @@
 #include "models/layers.h"
 #include "models/mobilenet_v2.h"
 #include "models/registry.h"
+#include "ops/fake_quant.h"
 #include "quant/export.h"
 #include "quant/reconstruct.h"
 #include "tests/helpers.h"
@@ -156,6 +159,42 @@ TEST_CASE("onnx writer: tensors, attributes, nodes, value infos and models") {
                                 {0x3a, uint8_t(graph.size())}, graph,
                                 {0x42, 0x04, 0x0a, 0x00, 0x10, 0x0d},
                                 {0x72, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 'v'}}));
+}
+
+TEST_CASE("onnx export: uint8 QuantizeLinear, DequantizeLinear, then Clip equals b-bit fake_quant") {
+  // The graph's formulation (docs/DEPLOY.md), computed as the ONNX spec says in float, against
+  // nwq's kernel, on random values and on the floats around every rounding boundary.
+  const float s = 0.0371f;
+  for (int bits : {2, 3, 4, 6, 8}) {
+    const int64_t qmax = (int64_t{1} << bits) - 1;
+    for (float z : {0.0f, 3.0f}) {
+      std::vector<float> xs;
+      for (int k = -8; k < 300; ++k) {
+        float b = (float(k) + 0.5f) * s;
+        for (int d = 0; d < 3; ++d) {
+          xs.push_back(b);
+          xs.push_back(std::nextafter(b, 1e9f));
+          b = std::nextafter(b, -1e9f);
+        }
+      }
+      const Tensor x = Tensor::from_vector(xs, {int64_t(xs.size())});
+      const std::vector<float> nwq_y =
+          fake_quant(x, Tensor::from_vector(std::vector<float>{s}, {1}),
+                     Tensor::from_vector(std::vector<float>{z}, {1}), 0, qmax).to_vector<float>();
+      const float lo = float(0 - int(z)) * s, hi = float(int(qmax) - int(z)) * s;
+      int mismatches = 0;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        float q = std::nearbyint(xs[i] / s) + z;           // QuantizeLinear: half to even
+        q = std::min(255.0f, std::max(0.0f, q));           // saturate to uint8
+        float y = float(int(q) - int(z)) * s;              // DequantizeLinear
+        if (bits < 8) y = std::min(hi, std::max(lo, y));   // Clip
+        mismatches += y != nwq_y[i];
+      }
+      CAPTURE(bits);
+      CAPTURE(z);
+      CHECK(mismatches == 0);
+    }
+  }
 }
 
 TEST_CASE("onnx export: a W4A4 resnet20 becomes a QDQ graph with UINT4 codes at opset 21") {
