@@ -1,16 +1,15 @@
 // `nwq export --weights F --format onnx|onnx-float --out F.onnx`: a quantized file as a QDQ ONNX
 // model, or an FP checkpoint as a float ONNX model (deploy/onnx_export.h, docs/DEPLOY.md).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-
-#include <algorithm>
 
 #include "autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/tensor_io.h"
-#include "ops/shape.h"
 #include "core/torch_checkpoint.h"
 #include "deploy/onnx_export.h"
+#include "ops/shape.h"
 #include "quant/export.h"
 #include "tools/lib/cli_common.h"
 #include "tools/lib/commands.h"
