@@ -34,7 +34,7 @@ ifeq ($(STB_IMPL),1)
   CXXFLAGS += -DNWQ_STB_IMPLEMENTATION
 endif
 
-LIB_DIRS := core autograd ops optim models data train quant tools/lib
+LIB_DIRS := core autograd ops optim models data train quant deploy tools/lib
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 CU_SRCS  :=
 
@@ -111,7 +111,8 @@ test: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq_tests $(BUILD)/nwq
 	$(BUILD)/nwq_tests $(TEST_ARGS)
 	@if [ "$(EXAMPLES)" = 1 ]; then $(MAKE) -j$(JOBS) --no-print-directory check-examples && \
-	  $(MAKE) -j$(JOBS) --no-print-directory check-install; fi
+	  $(MAKE) -j$(JOBS) --no-print-directory check-install && \
+	  $(MAKE) -j$(JOBS) --no-print-directory check-onnx; fi
 
 demo: setup
 	$(MAKE) -j$(JOBS) $(BUILD)/nwq
@@ -236,7 +237,7 @@ check-examples: examples
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 NWQ_VERSION  := 0.1.0
-HEADER_DIRS  := core autograd ops optim models data train quant
+HEADER_DIRS  := core autograd ops optim models data train quant deploy
 PC_LIBS      := -fopenmp $(LDLIBS)
 .PHONY: install check-install
 
@@ -255,6 +256,14 @@ install: $(BUILD)/libnwq.a $(BUILD)/libnwq.so
 
 check-install:
 	bash scripts/check_install.sh
+
+# ---- make check-onnx: `nwq export` checked with ONNX Runtime (scripts/check_onnx.sh) ----
+# ResNet-20 and MobileNetV2-CIFAR, FP, W8A8 and W4A4, run by onnxruntime-node (npm, installed into
+# build/onnxruntime/ on first use) and compared with nwq's logits. `make test` runs it after
+# check-install (not under SAN=1, like the examples); it skips with a message when npm is missing.
+.PHONY: check-onnx
+check-onnx: $(BUILD)/nwq
+	bash scripts/check_onnx.sh $(BUILD)/nwq
 
 clean:
 	rm -rf build build-san

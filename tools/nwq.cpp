@@ -20,6 +20,7 @@ static const char* kUsage =
     "  plot    PNG charts from quantization reports (nwq plot --reports A.json,B.json --out DIR)\n"
     "  data    write a split's images as nwq feeds them to a model (nwq data --split calib --out F)\n"
     "  convert rewrite a torch.save .pth checkpoint as safetensors (nwq convert IN.pth OUT)\n"
+    "  export  write a quantized model as QDQ ONNX (nwq export --weights Q --format onnx --out Q.onnx)\n"
     "\n"
     "`nwq <command> --help` explains each command's flags.\n";
 
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     if (command == "plot") return nwq::cmd_plot(args);
     if (command == "data") return nwq::cmd_data(args);
     if (command == "convert") return nwq::cmd_convert(args);
+    if (command == "export") return nwq::cmd_export(args);
     std::fprintf(stderr, "nwq: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const nwq::Error& e) {

@@ -15,6 +15,7 @@ int cmd_quantize(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
 int cmd_convert(const std::vector<std::string>& args);
+int cmd_export(const std::vector<std::string>& args);
 
 // The flags of train, eval, quantize and data as each command declares them (its --help lists
 // them in this order); the commands parse with these, and tests compare the shared ones.
@@ -23,5 +24,6 @@ ArgParser eval_flags();
 ArgParser quantize_flags();
 ArgParser data_flags();
 ArgParser convert_flags();
+ArgParser export_flags();
 
 }  // namespace nwq
