@@ -1,6 +1,19 @@
 // Benchmarks, run by the one bench/bench_main.cpp; each prints its table and ratios against a
 // reference measured in the same run.
 #pragma once
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+
+// An integer from the environment (NWQ_BENCH_SIZE, ...), or fallback when unset.
+inline int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoll(v) : fallback;
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 void run_conv_bench();
 // ResNet-20 (Fashion-MNIST shape) training images/s, next to PyTorch CPU when installed.

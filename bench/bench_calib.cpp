@@ -18,19 +18,6 @@
 
 using namespace nwq;
 
-namespace {
-
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::atoll(v) : fallback;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
-
 void run_calib_bench() {
   const int64_t size = env_int("NWQ_BENCH_SIZE", 224), images = env_int("NWQ_BENCH_CALIB", 256);
   const char* list = std::getenv("NWQ_BENCH_MODELS");

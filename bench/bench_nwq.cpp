@@ -20,11 +20,6 @@ using namespace nwq;
 
 namespace {
 
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::atoll(v) : fallback;
-}
-
 double torch_ms(int64_t size, int64_t batch, int64_t iters, const std::string& device) {
   const char* python = std::getenv("NWQ_BENCH_PYTHON");
   std::string cmd = str(python ? python : "python3", " bench/nwq_iter_torch.py ", size, " ", batch, " ", iters, " ",

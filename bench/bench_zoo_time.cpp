@@ -20,15 +20,6 @@ using namespace nwq;
 
 namespace {
 
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::atoll(v) : fallback;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 struct ReconstructTiming {
   double total = 0;  // reconstruct() wall time
   double loop = 0;   // inside the unit loops, summed over units
