@@ -180,10 +180,15 @@ done
 [ "$(state_unit "$out/$killed.state")" -ge 6 ] || fail "$killed reached no unit 6 after resuming"
 scontrol requeue "${id2}_1" || fail "scontrol requeue ${id2}_1"
 log "requeued task ${id2}_1 with its run state at unit $(state_unit "$out/$killed.state")"
-for _ in $(seq 100); do  # Slurm holds a requeued job back for a while (BeginTime): release it
+# Slurm holds a requeued job back (BeginTime = now + cred_expire, 120 s) because slurmd refuses a
+# job credential issued in the same second as its revocation ("Job credential revoked": the task
+# would end at once, not run). Release it early, but only two seconds after the requeue.
+requeued_at=$(date +%s)
+for _ in $(seq 100); do
   [ "$(squeue -h -j "${id2}_1" -o %t 2>/dev/null)" = PD ] && break
   sleep 0.1
 done
+while [ $(( $(date +%s) - requeued_at )) -lt 3 ]; do sleep 0.2; done
 scontrol update JobId="${id2}_1" StartTime=now > /dev/null 2>&1
 wait_queue_empty
 id3=$(submit "$tmp/submit3.err") || fail "third submission: $(cat "$tmp/submit3.err")"
