@@ -3,9 +3,11 @@
 #include "quant/act_quantizer.h"
 
 #include <cmath>
+#include <limits>
 
 #include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "ops/elementwise.h"
 #include "ops/fake_quant.h"
 #include "ops/mix.h"
 #include "quant/range_search.h"
@@ -28,6 +30,12 @@ void ActQuantizer::set_range(double s, double z) {
   zero_point.copy_(Tensor::full({1}, z, zero_point.dtype(), zero_point.device()));
 }
 
+void ActQuantizer::keep_step_positive() {
+  NoGradGuard no_grad;
+  const double eps = std::numeric_limits<float>::epsilon();
+  scale.copy_(clamp(abs(scale), eps, std::numeric_limits<double>::infinity()));
+}
+
 Tensor ActQuantizer::forward(const Tensor& x) {
   if (state == State::Off) return x;
   if (state == State::Calibrate || state == State::Observe) {
@@ -43,6 +51,7 @@ Tensor ActQuantizer::forward(const Tensor& x) {
     state = State::On;
     if (pass_through) return x;
   }
+  keep_step_positive();
   const double g = lsq_grad_scale_ ? 1.0 / std::sqrt(double(x.numel()) * double(qmax())) : 1.0;
   Tensor y = fake_quant(x, scale, zero_point, 0, qmax(), -1, g);
   if (drop_p > 0 && rng) y = qdrop(y, x, drop_p, *rng);

@@ -33,6 +33,10 @@ class ActQuantizer : public Module {
   int64_t qmax() const { return (int64_t{1} << bits_) - 1; }
   // Sets scale and zero point (their devices are kept).
   void set_range(double scale, double zero_point);
+  // The learned step becomes max(|step|, FLT_EPSILON), as QDrop's LSQFakeQuantize does before
+  // every quantizing forward (qdrop/quantization/fake_quant.py): a step that a large update pushed
+  // through zero is mirrored, never used negative. forward() calls it; the gradient is unaffected.
+  void keep_step_positive();
 
   State state = State::Off;
   // During reconstruction only: QDrop keeps the unquantized value element-wise with probability

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "autograd/grad_mode.h"
@@ -265,4 +266,22 @@ TEST_CASE("quant observer: calibration on the FP network observes FP activations
   CHECK(test::same_bytes(q.forward(x), x));
   CHECK(q.state == ActQuantizer::State::On);
   CHECK_FALSE(test::same_bytes(q.forward(x), x));
+}
+
+TEST_CASE("act quantizer: a learned step pushed through zero is mirrored and floored (QDrop LSQ)") {
+  // QDrop's LSQFakeQuantize runs scale.abs_().clamp_(min=FLT_EPSILON) before each quantizing
+  // forward; without it a negative step stops the CPU op and turns the CUDA one into NaNs.
+  Tensor x = test::rand32({2, 3, 4, 4}, 7, -0.5, 2.0);
+  for (double step : {-0.125, 0.0, -1e-9, 0.25}) {
+    ActQuantizer q(4);
+    q.state = ActQuantizer::State::On;
+    q.set_range(step, 3.0);
+    const Tensor y = q.forward(x);
+    const double want = std::max(std::fabs(step), double(std::numeric_limits<float>::epsilon()));
+    CHECK(q.scale.item() == doctest::Approx(want).epsilon(1e-7));
+    ActQuantizer ref(4);
+    ref.state = ActQuantizer::State::On;
+    ref.set_range(want, 3.0);
+    CHECK(test::same_bytes(y, ref.forward(x)));
+  }
 }
