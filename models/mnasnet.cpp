@@ -82,12 +82,13 @@ std::string MnasInvertedResidual::extra_repr() const {
 
 // ---------------------------------------------------------------- the network
 
-MNASNet::MNASNet(double alpha, int in_channels, int num_classes, Rng& rng) : alpha_(alpha) {
+MNASNet::MNASNet(double alpha, int in_channels, int num_classes, Rng& rng, bool cifar)
+    : alpha_(alpha), cifar_(cifar) {
   NWQ_CHECK(in_channels > 0 && num_classes > 0, "MNASNet: invalid in_channels ", in_channels,
             " or num_classes ", num_classes);
   const std::vector<int> d = mnasnet_depths(alpha);
   auto seq = std::make_shared<Sequential>(std::vector<ModulePtr>{
-      conv(in_channels, d[0], 3, 2, 1), norm(d[0]), std::make_shared<ReLU>(),  // 0-2
+      conv(in_channels, d[0], 3, cifar ? 1 : 2, 1), norm(d[0]), std::make_shared<ReLU>(),  // 0-2
       conv(d[0], d[0], 3, 1, d[0]), norm(d[0]), std::make_shared<ReLU>(),      // 3-5
       conv(d[0], d[1], 1, 1, 1), norm(d[1])});                                 // 6-7
   for (size_t i = 0; i < stack_settings().size(); ++i) {                         // 8-13
@@ -95,8 +96,8 @@ MNASNet::MNASNet(double alpha, int in_channels, int num_classes, Rng& rng) : alp
     auto stack = std::make_shared<Sequential>();
     for (int r = 0; r < s.repeats; ++r) {
       stack->push_back(std::make_shared<MnasInvertedResidual>(
-          r == 0 ? d[i + 1] : d[i + 2], d[i + 2], s.kernel, r == 0 ? s.stride : 1, s.expansion,
-          kBnMomentum));
+          r == 0 ? d[i + 1] : d[i + 2], d[i + 2], s.kernel,
+          r == 0 && !(cifar && i == 0) ? s.stride : 1, s.expansion, kBnMomentum));
     }
     seq->push_back(stack);
   }
@@ -144,7 +145,9 @@ std::vector<Block> MNASNet::blocks() {
   return out;
 }
 
-std::string MNASNet::extra_repr() const { return str("alpha=", alpha_); }
+std::string MNASNet::extra_repr() const {
+  return str("alpha=", alpha_, cifar_ ? ", cifar strides" : "");
+}
 
 ModelPtr mnasnet1_0(int num_classes, int in_channels, Rng& rng) {
   return std::make_shared<MNASNet>(1.0, in_channels, num_classes, rng);
@@ -152,6 +155,10 @@ ModelPtr mnasnet1_0(int num_classes, int in_channels, Rng& rng) {
 
 ModelPtr mnasnet2_0(int num_classes, int in_channels, Rng& rng) {
   return std::make_shared<MNASNet>(2.0, in_channels, num_classes, rng);
+}
+
+ModelPtr mnasnet1_0_cifar(int num_classes, int in_channels, Rng& rng) {
+  return std::make_shared<MNASNet>(1.0, in_channels, num_classes, rng, true);
 }
 
 }  // namespace nwq

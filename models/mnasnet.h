@@ -40,7 +40,10 @@ std::vector<int> mnasnet_depths(double alpha);
 // kaiming_uniform_ (fan out, gain 1), bias 0.
 class MNASNet : public Model {
  public:
-  MNASNet(double alpha, int in_channels, int num_classes, Rng& rng);
+  // cifar: the 32x32 variant (mnasnet1_0_cifar): the stem conv (layers.0) and the first block of
+  // the 24-channel stack (layers.8.0) keep the resolution (stride 1, the convention of
+  // mobilenetv2_cifar), so 32x32 inputs reach 4x4 at layers.12 (ImageNet's 224 reaches 7x7).
+  MNASNet(double alpha, int in_channels, int num_classes, Rng& rng, bool cifar = false);
   // "stem" (layers.0-2), "layers.3" (3-5, the depthwise conv), "layers.6" (6-7, the pointwise
   // conv): BRECQ and QDrop reconstruct these three layers one by one, as they lie outside any
   // block; then every inverted residual "layers.8.0", ..., "layers.13.0"; "layers.14" (14-16,
@@ -54,10 +57,12 @@ class MNASNet : public Model {
 
  private:
   double alpha_;
+  bool cifar_;
 };
 
 // mnasnet1_0: 4,383,312 parameters with 1000 classes; mnasnet2_0: 12,469,944.
 ModelPtr mnasnet1_0(int num_classes, int in_channels, Rng& rng);
 ModelPtr mnasnet2_0(int num_classes, int in_channels, Rng& rng);
+ModelPtr mnasnet1_0_cifar(int num_classes, int in_channels, Rng& rng);
 
 }  // namespace nwq

@@ -48,6 +48,10 @@ const std::vector<ModelEntry>& model_table() {
       {"mnasnet1_0", "torchvision MNASNet (width 1.0, ReLU, dropout 0.2), 4.4M params",
        mnasnet1_0},
       {"mnasnet2_0", "torchvision MNASNet(alpha=2.0) (QDrop's MNasx2), 12.5M params", mnasnet2_0},
+      {"regnet_x_600mf_cifar", "RegNetX-600MF with stem and block1 at stride 1 (32x32 in -> "
+       "4x4)", regnet_x_600mf_cifar},
+      {"mnasnet1_0_cifar", "MNASNet 1.0 with stem and 24-channel stack at stride 1 (32x32 in "
+       "-> 4x4)", mnasnet1_0_cifar},
   };
   return table;
 }

@@ -100,14 +100,15 @@ std::string ResBottleneckBlock::extra_repr() const {
 
 // ---------------------------------------------------------------- the network
 
-RegNet::RegNet(const RegNetStages& stages, int in_channels, int num_classes, Rng& rng)
-    : stages_(stages) {
+RegNet::RegNet(const RegNetStages& stages, int in_channels, int num_classes, Rng& rng,
+               bool cifar)
+    : stages_(stages), cifar_(cifar) {
   NWQ_CHECK(in_channels > 0 && num_classes > 0, "RegNet: invalid in_channels ", in_channels,
             " or num_classes ", num_classes);
   NWQ_CHECK(!stages.depths.empty() && stages.depths.size() == stages.widths.size() &&
                 stages.depths.size() == stages.group_widths.size(),
             "RegNet: depths, widths and group widths must have one entry per stage");
-  stem = conv_norm(in_channels, kStemWidth, 3, 2, 1, true);
+  stem = conv_norm(in_channels, kStemWidth, 3, cifar ? 1 : 2, 1, true);
   auto trunk = std::make_shared<Sequential>();
   int width = kStemWidth;
   for (size_t s = 0; s < stages.depths.size(); ++s) {
@@ -115,7 +116,8 @@ RegNet::RegNet(const RegNetStages& stages, int in_channels, int num_classes, Rng
     for (int i = 0; i < stages.depths[s]; ++i) {
       stage->push_back(str("block", s + 1, "-", i),
                        std::make_shared<ResBottleneckBlock>(i == 0 ? width : stages.widths[s],
-                                                            stages.widths[s], i == 0 ? 2 : 1,
+                                                            stages.widths[s],
+                                                            i == 0 && !(cifar && s == 0) ? 2 : 1,
                                                             stages.group_widths[s]));
     }
     trunk->push_back(str("block", s + 1), stage);
@@ -160,7 +162,7 @@ std::string RegNet::extra_repr() const {
     depths += str(s ? " " : "", stages_.depths[s]);
     widths += str(s ? " " : "", stages_.widths[s], "/", stages_.group_widths[s]);
   }
-  return str("depths=", depths, ", widths/group widths=", widths);
+  return str("depths=", depths, ", widths/group widths=", widths, cifar_ ? ", cifar strides" : "");
 }
 
 ModelPtr regnet_x_600mf(int num_classes, int in_channels, Rng& rng) {
@@ -171,6 +173,11 @@ ModelPtr regnet_x_600mf(int num_classes, int in_channels, Rng& rng) {
 ModelPtr regnet_x_3_2gf(int num_classes, int in_channels, Rng& rng) {
   return std::make_shared<RegNet>(regnet_stages(25, 88, 26.31, 2.25, 48), in_channels,
                                   num_classes, rng);
+}
+
+ModelPtr regnet_x_600mf_cifar(int num_classes, int in_channels, Rng& rng) {
+  return std::make_shared<RegNet>(regnet_stages(16, 48, 36.97, 2.24, 24), in_channels,
+                                  num_classes, rng, true);
 }
 
 // ---------------------------------------------------------------- pycls names

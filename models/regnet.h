@@ -53,7 +53,11 @@ class RegNet : public Model {
   NamedTensors normalize_checkpoint(const NamedTensors& state) const override {
     return normalize_regnet_names(state);
   }
-  RegNet(const RegNetStages& stages, int in_channels, int num_classes, Rng& rng);
+  // cifar: the 32x32 variant (regnet_x_600mf_cifar): the stem conv and the first block of
+  // block1 keep the resolution (stride 1, the convention of mobilenetv2_cifar), so 32x32 inputs
+  // reach 4x4 at block4 (ImageNet's 224 goes 112, 56, 28, 14, 7). Nothing else changes.
+  RegNet(const RegNetStages& stages, int in_channels, int num_classes, Rng& rng,
+         bool cifar = false);
   // "stem", every block "trunk_output.block1.block1-0", ... (BRECQ/QDrop reconstruct each
   // ResBottleneckBlock as a unit), "head" (avgpool, flatten, fc).
   std::vector<Block> blocks() override;
@@ -65,6 +69,7 @@ class RegNet : public Model {
 
  private:
   RegNetStages stages_;
+  bool cifar_;
 };
 
 // regnet_x_600mf: torchvision has none; this is torchvision's RegNet class with pycls's
@@ -72,6 +77,7 @@ class RegNet : public Model {
 // with 1000 classes). regnet_x_3_2gf: torchvision's (15,296,552).
 ModelPtr regnet_x_600mf(int num_classes, int in_channels, Rng& rng);
 ModelPtr regnet_x_3_2gf(int num_classes, int in_channels, Rng& rng);
+ModelPtr regnet_x_600mf_cifar(int num_classes, int in_channels, Rng& rng);
 
 // Maps RegNet checkpoints to torchvision's names: removes wrapper prefixes, adds missing BN
 // counters, and, when it finds `stem.conv.weight`, renames pycls's names (which BRECQ's and

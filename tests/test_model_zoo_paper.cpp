@@ -95,6 +95,10 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
+int stride_of(Module& model, const std::string& conv) {
+  return dynamic_cast<Conv2d&>(*model.find(conv)).params().stride_h;
+}
+
 bool has_act(const QuantModel& qm, const std::string& name) {
   for (const auto& a : qm.acts()) {
     if (a.name == name) return true;
@@ -202,6 +206,45 @@ TEST_CASE("regnet / mnasnet: torchvision parameter counts, names and structure")
   Tensor y = x;
   for (const Block& b : m1->blocks()) y = b.forward(y);
   CHECK(test::max_abs_diff(y, m1->forward(x)) == 0.0);
+}
+
+TEST_CASE("regnet_x_600mf_cifar / mnasnet1_0_cifar: the ImageNet networks with two strides at 1") {
+  // The 32x32 variants (as mobilenetv2_cifar): the same parameters and names as the ImageNet
+  // networks; only the stem and the first stride-2 block of the first stage keep the resolution.
+  for (const auto& [cifar, imagenet] : std::vector<std::pair<std::string, std::string>>{
+           {"regnet_x_600mf_cifar", "regnet_x_600mf"}, {"mnasnet1_0_cifar", "mnasnet1_0"}}) {
+    CAPTURE(cifar);
+    ModelPtr c = create_model(cifar, 10, 3, 3), i = create_model(imagenet, 10, 3, 3);
+    CHECK(c->num_parameters() == i->num_parameters());
+    CHECK(names_of(c->state_dict()) == names_of(i->state_dict()));
+    CHECK(block_names(*c) == block_names(*i));
+    // Same seed, same init: the variants differ in strides only.
+    CHECK(test::max_abs_diff(c->state_dict()[0].second, i->state_dict()[0].second) == 0.0);
+  }
+  ModelPtr r = create_model("regnet_x_600mf_cifar", 10, 3, 0);
+  ModelPtr m = create_model("mnasnet1_0_cifar", 10, 3, 0);
+  CHECK(stride_of(*r, "stem.0") == 1);
+  CHECK(stride_of(*r, "trunk_output.block1.block1-0.f.b.0") == 1);
+  CHECK(stride_of(*r, "trunk_output.block2.block2-0.f.b.0") == 2);
+  CHECK(stride_of(*m, "layers.0") == 1);
+  CHECK(stride_of(*m, "layers.8.0.layers.3") == 1);
+  CHECK(stride_of(*m, "layers.9.0.layers.3") == 2);
+  // 32x32 in: RegNet 32 (stem), 32, 16, 8, 4; MNASNet 32, 32 (layers.8), 16, 8, 8, 4, 4.
+  Rng rng(6);
+  Tensor x = Tensor::normal({2, 3, 32, 32}, rng);
+  std::vector<Shape> rs = block_shapes(*r, x);
+  CHECK(rs[0] == Shape{2, 32, 32, 32});
+  CHECK(rs[1] == Shape{2, 48, 32, 32});
+  CHECK(rs[2] == Shape{2, 96, 16, 16});
+  CHECK(rs[16] == Shape{2, 528, 4, 4});
+  CHECK(rs.back() == Shape{2, 10});
+  std::vector<Shape> ms = block_shapes(*m, x);
+  CHECK(ms[3] == Shape{2, 24, 32, 32});
+  CHECK(ms[6] == Shape{2, 40, 16, 16});
+  CHECK(ms[18] == Shape{2, 320, 4, 4});
+  CHECK(ms.back() == Shape{2, 10});
+  CHECK(r->extra_repr().find("cifar strides") != std::string::npos);
+  CHECK(m->extra_repr().find("cifar strides") != std::string::npos);
 }
 
 TEST_CASE("regnet: pycls / BRECQ / QDrop checkpoint names load into torchvision's") {
