@@ -4,7 +4,8 @@
 #   SET = issue5: W4A4 NWQ on CIFAR-10 resnet20, then W2A4 and W2A2 x 5 methods x 3 seeds on
 #         CIFAR-10 resnet20 and mobilenetv2_cifar.
 #   SET = tables: the paper-shaped matrix (5 methods x W4A4/W2A4/W3A3/W2A2 x 3 seeds) on CIFAR-10
-#         resnet20, resnet18_cifar, mobilenetv2_cifar and Fashion-MNIST resnet20.
+#         resnet20, resnet18_cifar, mobilenetv2_cifar, regnet_x_600mf_cifar, mnasnet1_0_cifar
+#         and Fashion-MNIST resnet20.
 # Env: CIFAR10 (data folder, default /tmp/c10), FMNIST (Fashion-MNIST data spec, default fmnist),
 #      DEVICE (default cuda), ITERS (default 20000),
 #      WEIGHTS_DIR (default models/weights), EXTRA (more flags for every job).
@@ -40,7 +41,7 @@ case "$set_name" in
       for bits in "4 4" "2 4" "3 3" "2 2"; do
         for m in "${methods[@]}"; do
           job fmnist "${FMNIST:-fmnist}" resnet20 $m $bits $seed
-          for model in resnet20 resnet18_cifar mobilenetv2_cifar; do
+          for model in resnet20 resnet18_cifar mobilenetv2_cifar regnet_x_600mf_cifar mnasnet1_0_cifar; do
             job cifar10 "cifar10:$cifar" $model $m $bits $seed
           done
         done

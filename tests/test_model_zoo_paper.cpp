@@ -223,6 +223,8 @@ TEST_CASE("regnet_x_600mf_cifar / mnasnet1_0_cifar: the ImageNet networks with t
   }
   ModelPtr r = create_model("regnet_x_600mf_cifar", 10, 3, 0);
   ModelPtr m = create_model("mnasnet1_0_cifar", 10, 3, 0);
+  CHECK(r->num_parameters() == 5672330);  // docs/MODELS.md
+  CHECK(m->num_parameters() == 3115122);
   CHECK(stride_of(*r, "stem.0") == 1);
   CHECK(stride_of(*r, "trunk_output.block1.block1-0.f.b.0") == 1);
   CHECK(stride_of(*r, "trunk_output.block2.block2-0.f.b.0") == 2);

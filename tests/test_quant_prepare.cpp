@@ -479,6 +479,9 @@ TEST_CASE("quant config: presets, lambda per model, names and the JSON round tri
     CHECK(c.lambda == 0.01);
     CHECK(preset_config(m, "mobilenetv2_cifar").lambda == 0.1);
     CHECK(preset_config(m, "mobilenet_v2").lambda == 0.1);
+    CHECK(preset_config(m, "mnasnet2_0").lambda == 0.2);  // QDrop's exp/w2a4/mnasnet
+    CHECK(preset_config(m, "mnasnet1_0_cifar").lambda == 0.2);
+    CHECK(preset_config(m, "regnet_x_600mf").lambda == 0.01);
   }
   QuantConfig rtn = preset_config("rtn", "resnet20");
   CHECK((rtn.scope == Scope::None && rtn.rounding == Rounding::Nearest &&
