@@ -4,6 +4,7 @@
 
 #include "core/tensor_io.h"
 #include "core/torch_checkpoint.h"
+#include "deploy/int_engine.h"
 #include "quant/export.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
@@ -20,6 +21,8 @@ ArgParser eval_flags() {
   add_device_flags(a);
   add_loading_flags(a);
   a.add("--limit", "N", "-1", "evaluate only the first N test images (-1: all)");
+  a.add("--engine", "E", "fake", "quantized files: fake (fake-quant float arithmetic) or int (the "
+        "integer engine, CPU: uint8 codes, int32 accumulation; docs/DEPLOY.md)");
   add_output_switches(a);
   return a;
 }
@@ -46,10 +49,28 @@ int cmd_eval(const std::vector<std::string>& args) {
   DataSplits data = open_data(a.get("--data"), data_options_from_flags(a, false, false, norm));
   report_skipped_images(data);
   report_normalization(norm, data);
+  const std::string engine = a.get("--engine");
+  NWQ_CHECK(engine == "fake" || engine == "int", "eval: --engine must be fake or int, got '", engine, "'");
+  NWQ_CHECK(engine == "fake" || is_quantized_file(weights), "eval: --engine int needs a quantized file "
+            "(nwq quantize --out); ", weights.path, " holds FP weights");
+  NWQ_CHECK(engine == "fake" || o.device.is_cpu(), "eval: --engine int runs on the CPU (--device cpu)");
   std::shared_ptr<Module> model;
   if (is_quantized_file(weights)) {  // packed codes from `nwq quantize --out`
-    model = load_quantized(weights, data.num_classes, int(data.channels), data.height, data.width,
-                           o.device);
+    auto qm = load_quantized(weights, data.num_classes, int(data.channels), data.height, data.width,
+                             o.device);
+    model = qm;
+    if (engine == "int") {
+      OnnxExportOptions in;
+      in.channels = data.channels, in.height = data.height, in.width = data.width;
+      in.num_classes = data.num_classes;
+      auto ie = std::make_shared<IntEngine>(*qm, model_name, in);
+      const IntEngineStats& st = ie->stats();
+      std::fprintf(stderr, "int engine (%s): %d integer layers (%d requantized to codes), %d float "
+                   "layer(s) on the unquantized image, %d float steps\n",
+                   int_isa_name(ie->isa()).c_str(), st.int_layers, st.requantized, st.float_layers,
+                   st.float_steps);
+      model = ie;
+    }
   } else {
     ModelPtr fp = build_model(model_name, data, 0, "");
     fp->load_checkpoint(weights);
@@ -62,7 +83,7 @@ int cmd_eval(const std::vector<std::string>& args) {
                model_name.c_str(), data.name.c_str(), r.top1, r.top5, r.loss, (long long)r.images,
                rate);
   if (a.on("--json")) {
-    print_json_line(Json::object({{"model", model_name}, {"data", data.name}, {"top1", r.top1},
+    print_json_line(Json::object({{"model", model_name}, {"data", data.name}, {"engine", engine}, {"top1", r.top1},
                                   {"top5", r.top5}, {"loss", r.loss}, {"images", Json(r.images)},
                                   {"seconds", r.seconds}, {"images_per_second", rate},
                                   {"mean", channel_values_json(data.mean)},

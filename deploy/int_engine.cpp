@@ -1,0 +1,463 @@
+// The integer engine of deploy/int_engine.h: compiles the QDQ graph of a quantized model into a
+// list of steps (integer layers, requantizations, float steps) and runs them on a batch.
+#include "deploy/int_engine.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "ops/activation.h"
+#include "ops/conv2d.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/pool.h"
+#include "ops/shape.h"
+
+namespace nwq {
+
+Tensor dequantize_act(const IntEngine::Codes& c) {
+  Tensor t = Tensor::empty(c.shape);
+  float* y = t.data<float>();
+  const float z = float(c.zero_point);
+  for (size_t i = 0; i < c.data.size(); ++i) y[i] = (float(c.data[i]) - z) * c.scale;
+  return t;
+}
+
+namespace {
+
+// q = clamp(nearbyint(x / s) + z, 0, qmax) in float, as fake_quant's CPU kernel computes it.
+std::shared_ptr<IntEngine::Codes> quantize_act(const Tensor& x_in, float s, int z, int qmax) {
+  Tensor x = x_in.contiguous();
+  auto c = std::make_shared<IntEngine::Codes>();
+  c->shape = x.sizes(), c->scale = s, c->zero_point = z, c->qmax = qmax;
+  c->data.resize(size_t(x.numel()));
+  const float* v = x.data<float>();
+  const float zf = float(z), hi = float(qmax);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    float q = std::nearbyint(v[i] / s) + zf;
+    c->data[size_t(i)] = uint8_t(q < 0.f ? 0.f : (q > hi ? hi : q));
+  }
+  return c;
+}
+
+const OnnxAttribute* find_attr(const OnnxNode& n, const std::string& name) {
+  for (const auto& a : n.attributes) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+std::vector<int64_t> ints_attr(const OnnxNode& n, const std::string& name, std::vector<int64_t> dflt) {
+  const OnnxAttribute* a = find_attr(n, name);
+  return a ? a->ints : dflt;
+}
+
+int64_t int_attr(const OnnxNode& n, const std::string& name, int64_t dflt) {
+  const OnnxAttribute* a = find_attr(n, name);
+  return a ? a->i : dflt;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the compiler
+
+struct IntEngine::Compiler {
+  IntEngine& e;
+  const OnnxGraph& g;
+  std::map<std::string, const OnnxTensor*> init;
+  std::map<std::string, std::vector<size_t>> consumers;
+  std::vector<bool> folded;  // nodes already part of an earlier step
+  struct CodesMeta {
+    float scale;
+    int zero_point, qmax;
+  };
+  std::map<std::string, CodesMeta> codes;  // values that are codes, known when compiling
+  struct Weight {
+    const OnnxTensor* codes;
+    std::vector<float> scale;
+    std::vector<uint8_t> zero_point;
+  };
+  std::map<std::string, Weight> weights;  // outputs of DequantizeLinear on weight codes
+
+  Compiler(IntEngine& engine, const OnnxGraph& graph)
+      : e(engine), g(graph), folded(graph.nodes.size(), false) {
+    for (const auto& t : g.initializers) init[t.name] = &t;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      for (const auto& in : g.nodes[i].inputs) consumers[in].push_back(i);
+  }
+
+  const OnnxTensor& initializer(const std::string& name) const {
+    auto it = init.find(name);
+    NWQ_CHECK(it != init.end(), "int engine: '", name, "' is not a constant");
+    return *it->second;
+  }
+  std::vector<float> floats(const std::string& name) const {
+    const OnnxTensor& t = initializer(name);
+    NWQ_CHECK(t.type == OnnxType::Float, "int engine: '", name, "' is not float");
+    std::vector<float> v(t.raw.size() / 4);
+    std::memcpy(v.data(), t.raw.data(), v.size() * 4);
+    return v;
+  }
+  const std::vector<uint8_t>& bytes(const std::string& name) const {
+    const OnnxTensor& t = initializer(name);
+    NWQ_CHECK(t.type == OnnxType::Uint8, "int engine: '", name, "' is not UINT8 codes");
+    return t.raw;
+  }
+  // The only consumer of `value`, or -1.
+  long sole_consumer(const std::string& value) const {
+    auto it = consumers.find(value);
+    return it != consumers.end() && it->second.size() == 1 ? long(it->second[0]) : -1;
+  }
+
+  // QuantizeLinear at node q -> DequantizeLinear [-> Clip]: the codes' output name, grid and the
+  // nodes it spans. False when the pattern is not there.
+  struct QuantSpec {
+    std::string out;
+    CodesMeta meta;
+    std::vector<size_t> nodes;
+  };
+  bool quant_spec(size_t q, QuantSpec* spec) const {
+    const OnnxNode& nq = g.nodes[q];
+    if (nq.op_type != "QuantizeLinear") return false;
+    const long dq = sole_consumer(nq.outputs[0]);
+    if (dq < 0 || g.nodes[size_t(dq)].op_type != "DequantizeLinear") return false;
+    const float s = floats(nq.inputs[1]).at(0);
+    const int z = bytes(nq.inputs[2]).at(0);
+    spec->meta = {s, z, 255};
+    spec->nodes = {q, size_t(dq)};
+    spec->out = g.nodes[size_t(dq)].outputs[0];
+    const long clip = sole_consumer(spec->out);
+    if (clip >= 0 && g.nodes[size_t(clip)].op_type == "Clip") {
+      const OnnxNode& nc = g.nodes[size_t(clip)];  // hi = (qmax - z) * s exactly (the emitter's)
+      spec->meta.qmax = int(std::lround(double(floats(nc.inputs[2]).at(0)) / s)) + z;
+      NWQ_CHECK(spec->meta.qmax > 0 && spec->meta.qmax <= 255, "int engine: clip ", nc.name,
+                " gives codes up to ", spec->meta.qmax);
+      spec->nodes.push_back(size_t(clip));
+      spec->out = nc.outputs[0];
+    }
+    return true;
+  }
+
+  void step(std::function<void(Env&)> f) { e.steps_.push_back(std::move(f)); }
+
+  void compile() {
+    // Weights first: the head's pattern looks ahead to a Gemm whose weight comes later.
+    for (const OnnxNode& n : g.nodes) {
+      if (n.op_type != "DequantizeLinear" || !init.count(n.inputs[0])) continue;
+      Weight w{&initializer(n.inputs[0]), floats(n.inputs[1]), bytes(n.inputs[2])};
+      NWQ_CHECK(w.codes->type == OnnxType::Uint8, "int engine: ", n.name, " needs UINT8 codes");
+      weights[n.outputs[0]] = w;
+    }
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      if (folded[i]) continue;
+      const OnnxNode& n = g.nodes[i];
+      if (n.op_type == "QuantizeLinear") {
+        quantize(i);
+      } else if (n.op_type == "DequantizeLinear") {
+        NWQ_CHECK(weights.count(n.outputs[0]), "int engine: ", n.name, " dequantizes a non-constant");
+      } else if (n.op_type == "Conv" || n.op_type == "Gemm") {
+        layer(i);
+      } else {
+        float_op(i);
+      }
+    }
+  }
+
+  void quantize(size_t i) {
+    QuantSpec spec;
+    NWQ_CHECK(quant_spec(i, &spec), "int engine: ", g.nodes[i].name,
+              " is not a QuantizeLinear -> DequantizeLinear pair");
+    for (size_t k : spec.nodes) folded[k] = true;
+    codes[spec.out] = spec.meta;
+    const std::string in = g.nodes[i].inputs[0], out = spec.out;
+    const CodesMeta m = spec.meta;
+    ++e.stats_.float_steps;
+    step([in, out, m](Env& env) {
+      env[out].codes = quantize_act(as_float(env, in), m.scale, m.zero_point, m.qmax);
+    });
+  }
+
+  static Tensor as_float(Env& env, const std::string& name) {
+    Value& v = env.at(name);
+    if (!v.f.defined()) v.f = dequantize_act(*v.codes);
+    return v.f;
+  }
+
+  void layer(size_t i) {
+    const OnnxNode& n = g.nodes[i];
+    auto wi = weights.find(n.inputs.at(1));
+    NWQ_CHECK(wi != weights.end(), "int engine: ", n.name, " has no quantized weight");
+    const Weight& w = wi->second;
+    const std::vector<float> bias = floats(n.inputs.at(2));
+    const bool conv = n.op_type == "Conv";
+    const std::vector<int64_t> wd = w.codes->dims;
+    const int64_t out_ch = wd[0];
+    NWQ_CHECK(int64_t(bias.size()) == out_ch && int64_t(w.scale.size()) == out_ch,
+              "int engine: ", n.name, ": one bias and scale per output channel expected");
+    IntConvShape shape{};
+    shape.channels = conv ? wd[1] * int_attr(n, "group", 1) : wd[1];
+    shape.kernel_h = conv ? wd[2] : 1, shape.kernel_w = conv ? wd[3] : 1;
+    const std::vector<int64_t> st = ints_attr(n, "strides", {1, 1}), pd = ints_attr(n, "pads", {0, 0, 0, 0}),
+                               dl = ints_attr(n, "dilations", {1, 1});
+    shape.stride_h = st[0], shape.stride_w = st[1], shape.pad_h = pd[0], shape.pad_w = pd[1];
+    shape.dilation_h = dl[0], shape.dilation_w = dl[1];
+    shape.groups = conv ? int_attr(n, "group", 1) : 1;
+    if (!codes.count(n.inputs[0])) return float_layer(n, w, bias, shape);
+    int_layer(i, w, bias, shape);
+  }
+
+  // The first layer: its input (the image) is not quantized, so it runs as fake-quant does.
+  void float_layer(const OnnxNode& n, const Weight& w, const std::vector<float>& bias,
+                   const IntConvShape& shape) {
+    const std::vector<int64_t>& d = w.codes->dims;
+    Tensor codes_t = Tensor::empty(Shape(d.begin(), d.end()));
+    for (size_t k = 0; k < w.codes->raw.size(); ++k) codes_t.data<float>()[k] = w.codes->raw[k];
+    const int64_t o = d[0];
+    Tensor s = Tensor::empty({o}), z = Tensor::empty({o}), b = Tensor::empty({o});
+    for (int64_t c = 0; c < o; ++c) {
+      s.data<float>()[c] = w.scale[size_t(c)], z.data<float>()[c] = w.zero_point[size_t(c)];
+      b.data<float>()[c] = bias[size_t(c)];
+    }
+    const Tensor wq = dequantize_codes(codes_t, s, z);
+    Conv2dParams p;
+    p.stride_h = int(shape.stride_h), p.stride_w = int(shape.stride_w);
+    p.pad_h = int(shape.pad_h), p.pad_w = int(shape.pad_w);
+    p.dilation_h = int(shape.dilation_h), p.dilation_w = int(shape.dilation_w);
+    p.groups = int(shape.groups);
+    const bool conv = n.op_type == "Conv";
+    const std::string in = n.inputs[0], out = n.outputs[0];
+    ++e.stats_.float_layers;
+    e.stats_.float_layer_names.push_back(n.name);
+    step([=](Env& env) {
+      const Tensor x = as_float(env, in);
+      env[out].f = conv ? conv2d(x, wq, b, p) : linear(x, wq, b);
+    });
+  }
+
+  // A layer on codes; requantized to the next quantizer's codes when the graph allows.
+  void int_layer(size_t i, const Weight& w, const std::vector<float>& bias, IntConvShape shape) {
+    const OnnxNode& n = g.nodes[i];
+    const CodesMeta in_meta = codes.at(n.inputs[0]);
+    const int64_t out_ch = w.codes->dims[0], k = shape.k(), k2 = padded_k(k);
+    NWQ_CHECK(int64_t(w.codes->raw.size()) == out_ch * k, "int engine: ", n.name, " weight size");
+    auto w16 = std::make_shared<std::vector<int16_t>>(size_t(out_ch * k2), int16_t(0));
+    for (int64_t o = 0; o < out_ch; ++o)
+      for (int64_t j = 0; j < k; ++j)
+        (*w16)[size_t(o * k2 + j)] = int16_t(int(w.codes->raw[size_t(o * k + j)]) - w.zero_point[size_t(o)]);
+    std::vector<double> mult(static_cast<size_t>(out_ch));
+    for (int64_t o = 0; o < out_ch; ++o) mult[size_t(o)] = double(in_meta.scale) * double(w.scale[size_t(o)]);
+
+    // Conv [-> Relu | Clip(0, 6)] -> QuantizeLinear -> DequantizeLinear [-> Clip]: requantize.
+    std::vector<size_t> chain;
+    std::string act;
+    long next = sole_consumer(n.outputs[0]);
+    if (next >= 0 && (g.nodes[size_t(next)].op_type == "Relu" || g.nodes[size_t(next)].op_type == "Clip")) {
+      act = g.nodes[size_t(next)].op_type;
+      chain.push_back(size_t(next));
+      next = sole_consumer(g.nodes[size_t(next)].outputs[0]);
+    }
+    QuantSpec spec;
+    std::vector<ChannelRequant> req(static_cast<size_t>(out_ch));
+    bool fuse = next >= 0 && quant_spec(size_t(next), &spec);
+    int lo = 0, hi = spec.meta.qmax;
+    if (fuse && act == "Clip") {  // ReLU6 (or any Clip with constant bounds)
+      const float cl = floats(g.nodes[chain[0]].inputs[1]).at(0), ch = floats(g.nodes[chain[0]].inputs[2]).at(0);
+      const float s = spec.meta.scale, z = float(spec.meta.zero_point);
+      lo = int(std::max(0.f, std::nearbyint(cl / s) + z));
+      hi = int(std::min(float(hi), std::nearbyint(ch / s) + z));
+    } else if (fuse && act == "Relu") {
+      lo = spec.meta.zero_point;
+    }
+    for (int64_t o = 0; fuse && o < out_ch; ++o)
+      fuse = make_requant(mult[size_t(o)] / double(spec.meta.scale),
+                          double(bias[size_t(o)]) / double(spec.meta.scale), &req[size_t(o)]);
+
+    const IntIsa isa = e.isa_;
+    const std::string in = n.inputs[0];
+    const bool conv = n.op_type == "Conv";
+    ++e.stats_.int_layers;
+    // acc [O][P] of image `img`; P = out_h * out_w (1 for a linear layer).
+    auto accumulate = [=](const Codes& x, int64_t img, IntConvShape s, std::vector<int16_t>& cols,
+                          std::vector<int32_t>& acc) {
+      if (conv) s.height = x.shape[2], s.width = x.shape[3];
+      const int64_t p = s.out_h() * s.out_w(), og = out_ch / s.groups;
+      cols.resize(size_t(p * k2));
+      acc.resize(size_t(out_ch * p));
+      const uint8_t* xi = x.data.data() + img * s.channels * s.height * s.width;
+      for (int64_t grp = 0; grp < s.groups; ++grp) {
+        codes_to_columns(xi, x.zero_point, s, grp, cols.data(), k2);
+        int16_gemm(isa, w16->data() + grp * og * k2, cols.data(), acc.data() + grp * og * p, og, p, k2, p);
+      }
+      return p;
+    };
+    auto out_shape = [=](const Codes& x, IntConvShape s) {
+      if (!conv) return Shape{x.shape[0], out_ch};
+      s.height = x.shape[2], s.width = x.shape[3];
+      return Shape{x.shape[0], out_ch, s.out_h(), s.out_w()};
+    };
+    if (fuse) {
+      for (size_t c : chain) folded[c] = true;
+      for (size_t c : spec.nodes) folded[c] = true;
+      codes[spec.out] = spec.meta;
+      ++e.stats_.requantized;
+      const std::string out = spec.out;
+      const int z = spec.meta.zero_point;
+      const CodesMeta m = spec.meta;
+      step([=](Env& env) {
+        const Codes& x = *env.at(in).codes;
+        auto y = std::make_shared<Codes>();
+        y->shape = out_shape(x, shape), y->scale = m.scale, y->zero_point = z, y->qmax = m.qmax;
+        y->data.resize(size_t(shape_numel(y->shape)));
+        std::vector<int16_t> cols;
+        std::vector<int32_t> acc;
+        for (int64_t img = 0; img < x.shape[0]; ++img) {
+          const int64_t p = accumulate(x, img, shape, cols, acc);
+          for (int64_t o = 0; o < out_ch; ++o)
+            requantize(acc.data() + o * p, p, req[size_t(o)], z, lo, hi,
+                       y->data.data() + (img * out_ch + o) * p);
+        }
+        env[out].codes = y;
+      });
+      return;
+    }
+    const std::string out = n.outputs[0];
+    step([=](Env& env) {
+      const Codes& x = *env.at(in).codes;
+      Tensor y = Tensor::empty(out_shape(x, shape));
+      std::vector<int16_t> cols;
+      std::vector<int32_t> acc;
+      for (int64_t img = 0; img < x.shape[0]; ++img) {
+        const int64_t p = accumulate(x, img, shape, cols, acc);
+        float* yi = y.data<float>() + img * out_ch * p;
+        for (int64_t o = 0; o < out_ch; ++o)
+          for (int64_t j = 0; j < p; ++j)
+            yi[o * p + j] = float(double(acc[size_t(o * p + j)]) * mult[size_t(o)]) + bias[size_t(o)];
+      }
+      env[out].f = y;
+    });
+  }
+
+  // GlobalAveragePool(codes) -> Flatten -> Gemm (the head; its layer is 8-bit by default):
+  // acc[n][o] = sum_c (sum_hw (x - z_x)) (w[o][c] - z_w[o]) in int64, y = acc s_x s_w / HW + b.
+  bool int_head(size_t gap) {
+    const OnnxNode& n = g.nodes[gap];
+    const long fl = sole_consumer(n.outputs[0]);
+    if (!codes.count(n.inputs[0]) || fl < 0 || g.nodes[size_t(fl)].op_type != "Flatten") return false;
+    const long gm = sole_consumer(g.nodes[size_t(fl)].outputs[0]);
+    if (gm < 0 || g.nodes[size_t(gm)].op_type != "Gemm") return false;
+    const OnnxNode& lin = g.nodes[size_t(gm)];
+    auto wi = weights.find(lin.inputs.at(1));
+    if (wi == weights.end()) return false;
+    folded[size_t(fl)] = folded[size_t(gm)] = true;
+    const Weight& w = wi->second;
+    const int64_t out_ch = w.codes->dims[0], k = w.codes->dims[1];
+    const std::vector<float> bias = floats(lin.inputs.at(2));
+    const CodesMeta in_meta = codes.at(n.inputs[0]);
+    std::vector<int> w_int(size_t(out_ch * k));
+    std::vector<double> mult(static_cast<size_t>(out_ch));
+    for (int64_t o = 0; o < out_ch; ++o) {
+      mult[size_t(o)] = double(in_meta.scale) * double(w.scale[size_t(o)]);
+      for (int64_t j = 0; j < k; ++j)
+        w_int[size_t(o * k + j)] = int(w.codes->raw[size_t(o * k + j)]) - w.zero_point[size_t(o)];
+    }
+    const std::string in = n.inputs[0], out = lin.outputs[0];
+    ++e.stats_.int_layers;
+    step([=](Env& env) {
+      const Codes& x = *env.at(in).codes;
+      NWQ_CHECK(x.shape.size() == 4 && x.shape[1] == k, "int engine: head input ", shape_str(x.shape));
+      const int64_t batch = x.shape[0], hw = x.shape[2] * x.shape[3];
+      Tensor y = Tensor::empty({batch, out_ch});
+      std::vector<int64_t> sums(static_cast<size_t>(k));
+      for (int64_t img = 0; img < batch; ++img) {
+        for (int64_t c = 0; c < k; ++c) {
+          const uint8_t* v = x.data.data() + (img * k + c) * hw;
+          int64_t s = 0;
+          for (int64_t j = 0; j < hw; ++j) s += int(v[j]) - x.zero_point;
+          sums[size_t(c)] = s;
+        }
+        for (int64_t o = 0; o < out_ch; ++o) {
+          int64_t acc = 0;
+          for (int64_t c = 0; c < k; ++c) acc += sums[size_t(c)] * w_int[size_t(o * k + c)];
+          y.data<float>()[img * out_ch + o] =
+              float(double(acc) * mult[size_t(o)] / double(hw)) + bias[size_t(o)];
+        }
+      }
+      env[out].f = y;
+    });
+    return true;
+  }
+
+  // The float steps, with the ops nwq's own forward uses.
+  void float_op(size_t i) {
+    const OnnxNode& n = g.nodes[i];
+    const std::string op = n.op_type, out = n.outputs[0];
+    const std::vector<std::string> in = n.inputs;
+    std::function<Tensor(Env&)> f;
+    if (op == "Relu") {
+      f = [in](Env& env) { return relu(as_float(env, in[0])); };
+    } else if (op == "Clip") {
+      const double lo = floats(in[1]).at(0), hi = floats(in[2]).at(0);
+      f = [in, lo, hi](Env& env) { return clamp(as_float(env, in[0]), lo, hi); };
+    } else if (op == "Add") {
+      f = [in](Env& env) { return add(as_float(env, in[0]), as_float(env, in[1])); };
+    } else if (op == "GlobalAveragePool") {
+      if (int_head(i)) return;
+      f = [in](Env& env) { return adaptive_avg_pool2d(as_float(env, in[0]), 1, 1); };
+    } else if (op == "Flatten") {
+      const int64_t axis = int_attr(n, "axis", 1);
+      f = [in, axis](Env& env) { return flatten(as_float(env, in[0]), axis); };
+    } else if (op == "MaxPool") {
+      Pool2dParams p;
+      const std::vector<int64_t> k = ints_attr(n, "kernel_shape", {}), s = ints_attr(n, "strides", {1, 1}),
+                                 pd = ints_attr(n, "pads", {0, 0, 0, 0});
+      NWQ_CHECK(k.size() == 2, "int engine: ", n.name, " needs a 2-D kernel");
+      p.kernel_h = int(k[0]), p.kernel_w = int(k[1]), p.stride_h = int(s[0]), p.stride_w = int(s[1]);
+      p.pad_h = int(pd[0]), p.pad_w = int(pd[1]), p.ceil_mode = int_attr(n, "ceil_mode", 0) != 0;
+      f = [in, p](Env& env) { return max_pool2d(as_float(env, in[0]), p); };
+    } else if (op == "Slice") {  // option-A shortcut: steps k on H and W
+      const int64_t k = init.count(in[4]) ? [&] {
+        const OnnxTensor& t = initializer(in[4]);
+        int64_t v = 0;
+        std::memcpy(&v, t.raw.data(), 8);
+        return v;
+      }() : 1;
+      f = [in, k](Env& env) { return subsample_spatial(as_float(env, in[0]), k); };
+    } else if (op == "Pad") {  // option-A shortcut: channels before and after
+      const OnnxTensor& t = initializer(in[1]);
+      int64_t c = 0;
+      std::memcpy(&c, t.raw.data() + 8, 8);
+      f = [in, c](Env& env) { return pad_channels(as_float(env, in[0]), c, c); };
+    } else {
+      throw Error(str("int engine: no step for ", op, " node '", n.name, "'"));
+    }
+    ++e.stats_.float_steps;
+    step([f, out](Env& env) { env[out].f = f(env); });
+  }
+};
+
+// ---------------------------------------------------------------- the engine
+
+IntEngine::IntEngine(QuantModel& qm, const std::string& model_name, const OnnxExportOptions& input,
+                     IntIsa isa)
+    : isa_(isa) {
+  NWQ_CHECK(int_isa_supported(isa), "int engine: this CPU does not run ", int_isa_name(isa));
+  OnnxExportOptions o = input;
+  o.uint4_weights = false;  // every code one byte
+  const OnnxModel om = quantized_to_onnx(qm, model_name, o);
+  input_ = om.graph.inputs.at(0).name;
+  output_ = om.graph.outputs.at(0).name;
+  Compiler c(*this, om.graph);
+  c.compile();
+}
+
+Tensor IntEngine::forward(const Tensor& x) {
+  NWQ_CHECK(x.device().is_cpu() && x.dtype() == DType::F32, "int engine: the input must be F32 on the CPU, got ",
+            x.describe());
+  Env env;
+  env[input_].f = x.contiguous();
+  for (const auto& s : steps_) s(env);
+  Value& y = env.at(output_);
+  return y.f.defined() ? y.f : dequantize_act(*y.codes);
+}
+
+}  // namespace nwq
