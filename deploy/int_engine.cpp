@@ -98,6 +98,13 @@ struct IntEngine::Compiler {
     std::memcpy(v.data(), t.raw.data(), v.size() * 4);
     return v;
   }
+  std::vector<int64_t> int64s(const std::string& name) const {
+    const OnnxTensor& t = initializer(name);
+    NWQ_CHECK(t.type == OnnxType::Int64, "int engine: '", name, "' is not INT64");
+    std::vector<int64_t> v(t.raw.size() / 8);
+    std::memcpy(v.data(), t.raw.data(), v.size() * 8);
+    return v;
+  }
   const std::vector<uint8_t>& bytes(const std::string& name) const {
     const OnnxTensor& t = initializer(name);
     NWQ_CHECK(t.type == OnnxType::Uint8, "int engine: '", name, "' is not UINT8 codes");
@@ -210,15 +217,12 @@ struct IntEngine::Compiler {
   void float_layer(const OnnxNode& n, const Weight& w, const std::vector<float>& bias,
                    const IntConvShape& shape) {
     const std::vector<int64_t>& d = w.codes->dims;
-    Tensor codes_t = Tensor::empty(Shape(d.begin(), d.end()));
-    for (size_t k = 0; k < w.codes->raw.size(); ++k) codes_t.data<float>()[k] = w.codes->raw[k];
-    const int64_t o = d[0];
-    Tensor s = Tensor::empty({o}), z = Tensor::empty({o}), b = Tensor::empty({o});
-    for (int64_t c = 0; c < o; ++c) {
-      s.data<float>()[c] = w.scale[size_t(c)], z.data<float>()[c] = w.zero_point[size_t(c)];
-      b.data<float>()[c] = bias[size_t(c)];
-    }
-    const Tensor wq = dequantize_codes(codes_t, s, z);
+    const Shape per_channel = {d[0]};
+    const Tensor wq = dequantize_codes(
+        Tensor::from_vector(std::vector<float>(w.codes->raw.begin(), w.codes->raw.end()), Shape(d.begin(), d.end())),
+        Tensor::from_vector(w.scale, per_channel),
+        Tensor::from_vector(std::vector<float>(w.zero_point.begin(), w.zero_point.end()), per_channel));
+    const Tensor b = Tensor::from_vector(bias, per_channel);
     Conv2dParams p;
     p.stride_h = int(shape.stride_h), p.stride_w = int(shape.stride_w);
     p.pad_h = int(shape.pad_h), p.pad_w = int(shape.pad_w);
@@ -415,17 +419,10 @@ struct IntEngine::Compiler {
       p.pad_h = int(pd[0]), p.pad_w = int(pd[1]), p.ceil_mode = int_attr(n, "ceil_mode", 0) != 0;
       f = [in, p](Env& env) { return max_pool2d(as_float(env, in[0]), p); };
     } else if (op == "Slice") {  // option-A shortcut: steps k on H and W
-      const int64_t k = init.count(in[4]) ? [&] {
-        const OnnxTensor& t = initializer(in[4]);
-        int64_t v = 0;
-        std::memcpy(&v, t.raw.data(), 8);
-        return v;
-      }() : 1;
+      const int64_t k = int64s(in.at(4)).at(0);
       f = [in, k](Env& env) { return subsample_spatial(as_float(env, in[0]), k); };
-    } else if (op == "Pad") {  // option-A shortcut: channels before and after
-      const OnnxTensor& t = initializer(in[1]);
-      int64_t c = 0;
-      std::memcpy(&c, t.raw.data() + 8, 8);
+    } else if (op == "Pad") {  // option-A shortcut: pads [0, c, 0, 0, 0, c, 0, 0]
+      const int64_t c = int64s(in.at(1)).at(1);
       f = [in, c](Env& env) { return pad_channels(as_float(env, in[0]), c, c); };
     } else {
       throw Error(str("int engine: no step for ", op, " node '", n.name, "'"));
