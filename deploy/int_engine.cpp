@@ -2,10 +2,14 @@
 // list of steps (integer layers, requantizations, float steps) and runs them on a batch.
 #include "deploy/int_engine.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.h"
+#include "deploy/int_conv.h"
+#include "deploy/int_layer_steps.h"
 #include "ops/activation.h"
 #include "ops/conv2d.h"
 #include "ops/elementwise.h"
@@ -66,6 +70,7 @@ struct IntEngine::Compiler {
   const OnnxGraph& g;
   std::map<std::string, const OnnxTensor*> init;
   std::map<std::string, std::vector<size_t>> consumers;
+  std::map<std::string, size_t> producer;  // value -> the node that writes it
   std::vector<bool> folded;  // nodes already part of an earlier step
   struct CodesMeta {
     float scale;
@@ -78,12 +83,16 @@ struct IntEngine::Compiler {
     std::vector<uint8_t> zero_point;
   };
   std::map<std::string, Weight> weights;  // outputs of DequantizeLinear on weight codes
+  std::map<std::string, int> slots;       // graph value -> its slot in Env
+  std::vector<std::vector<int>> reads;    // per step: the slots it reads
 
   Compiler(IntEngine& engine, const OnnxGraph& graph)
       : e(engine), g(graph), folded(graph.nodes.size(), false) {
     for (const auto& t : g.initializers) init[t.name] = &t;
-    for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
       for (const auto& in : g.nodes[i].inputs) consumers[in].push_back(i);
+      for (const auto& out : g.nodes[i].outputs) producer[out] = i;
+    }
   }
 
   const OnnxTensor& initializer(const std::string& name) const {
@@ -145,7 +154,25 @@ struct IntEngine::Compiler {
     return true;
   }
 
-  void step(std::function<void(Env&)> f) { e.steps_.push_back(std::move(f)); }
+  int slot(const std::string& value) {
+    auto it = slots.find(value);
+    if (it != slots.end()) return it->second;
+    const int s = int(slots.size());
+    slots[value] = s;
+    return s;
+  }
+  void step(const std::string& label, std::vector<int> in, std::function<void(Env&)> f) {
+    e.steps_.push_back({label, std::move(f), {}});
+    reads.push_back(std::move(in));
+  }
+  // After the last step that reads a slot (other than the output), its value is dropped.
+  void plan_releases(int output) {
+    std::vector<int> last(slots.size(), -1);
+    for (size_t i = 0; i < reads.size(); ++i)
+      for (int s : reads[i]) last[size_t(s)] = int(i);
+    for (size_t s = 0; s < last.size(); ++s)
+      if (last[s] >= 0 && int(s) != output) e.steps_[size_t(last[s])].release.push_back(int(s));
+  }
 
   void compile() {
     // Weights first: the head's pattern looks ahead to a Gemm whose weight comes later.
@@ -176,16 +203,16 @@ struct IntEngine::Compiler {
               " is not a QuantizeLinear -> DequantizeLinear pair");
     for (size_t k : spec.nodes) folded[k] = true;
     codes[spec.out] = spec.meta;
-    const std::string in = g.nodes[i].inputs[0], out = spec.out;
+    const int in = slot(g.nodes[i].inputs[0]), out = slot(spec.out);
     const CodesMeta m = spec.meta;
     ++e.stats_.float_steps;
-    step([in, out, m](Env& env) {
-      env[out].codes = quantize_act(as_float(env, in), m.scale, m.zero_point, m.qmax);
+    step("quantize", {in}, [in, out, m](Env& env) {
+      env[size_t(out)].codes = quantize_act(as_float(env, in), m.scale, m.zero_point, m.qmax);
     });
   }
 
-  static Tensor as_float(Env& env, const std::string& name) {
-    Value& v = env.at(name);
+  static Tensor as_float(Env& env, int s) {
+    Value& v = env[size_t(s)];
     if (!v.f.defined()) v.f = dequantize_act(*v.codes);
     return v.f;
   }
@@ -229,12 +256,12 @@ struct IntEngine::Compiler {
     p.dilation_h = int(shape.dilation_h), p.dilation_w = int(shape.dilation_w);
     p.groups = int(shape.groups);
     const bool conv = n.op_type == "Conv";
-    const std::string in = n.inputs[0], out = n.outputs[0];
+    const int in = slot(n.inputs[0]), out = slot(n.outputs[0]);
     ++e.stats_.float_layers;
     e.stats_.float_layer_names.push_back(n.name);
-    step([=](Env& env) {
+    step(str("float ", n.op_type), {in}, [=](Env& env) {
       const Tensor x = as_float(env, in);
-      env[out].f = conv ? conv2d(x, wq, b, p) : linear(x, wq, b);
+      env[size_t(out)].f = conv ? conv2d(x, wq, b, p) : linear(x, wq, b);
     });
   }
 
@@ -242,12 +269,12 @@ struct IntEngine::Compiler {
   void int_layer(size_t i, const Weight& w, const std::vector<float>& bias, IntConvShape shape) {
     const OnnxNode& n = g.nodes[i];
     const CodesMeta in_meta = codes.at(n.inputs[0]);
-    const int64_t out_ch = w.codes->dims[0], k = shape.k(), k2 = padded_k(k);
+    const int64_t out_ch = w.codes->dims[0], k = shape.k();
     NWQ_CHECK(int64_t(w.codes->raw.size()) == out_ch * k, "int engine: ", n.name, " weight size");
-    auto w16 = std::make_shared<std::vector<int16_t>>(size_t(out_ch * k2), int16_t(0));
-    for (int64_t o = 0; o < out_ch; ++o)
-      for (int64_t j = 0; j < k; ++j)
-        (*w16)[size_t(o * k2 + j)] = int16_t(int(w.codes->raw[size_t(o * k + j)]) - w.zero_point[size_t(o)]);
+    NWQ_CHECK(k <= kIntConvMaxK, "int engine: ", n.name, " sums ", k, " products (at most ", kIntConvMaxK, ")");
+    auto packed = std::make_shared<const IntConvWeights>(
+        pack_int_conv(e.isa_, shape, out_ch, w.codes->raw.data(), w.zero_point.data(), in_meta.zero_point));
+    e.stats_.packed_weight_bytes += packed->bytes();
     std::vector<double> mult(static_cast<size_t>(out_ch));
     for (int64_t o = 0; o < out_ch; ++o) mult[size_t(o)] = double(in_meta.scale) * double(w.scale[size_t(o)]);
 
@@ -276,69 +303,56 @@ struct IntEngine::Compiler {
       fuse = make_requant(mult[size_t(o)] / double(spec.meta.scale),
                           double(bias[size_t(o)]) / double(spec.meta.scale), &req[size_t(o)]);
 
-    const IntIsa isa = e.isa_;
-    const std::string in = n.inputs[0];
-    const bool conv = n.op_type == "Conv";
+    IntLayerPlan plan{packed, n.op_type == "Conv", mult, bias};
+    const int in = slot(n.inputs[0]);
     ++e.stats_.int_layers;
-    // acc [O][P] of image `img`; P = out_h * out_w (1 for a linear layer).
-    auto accumulate = [=](const Codes& x, int64_t img, IntConvShape s, std::vector<int16_t>& cols,
-                          std::vector<int32_t>& acc) {
-      if (conv) s.height = x.shape[2], s.width = x.shape[3];
-      const int64_t p = s.out_h() * s.out_w(), og = out_ch / s.groups;
-      cols.resize(size_t(p * k2));
-      acc.resize(size_t(out_ch * p));
-      const uint8_t* xi = x.data.data() + img * s.channels * s.height * s.width;
-      for (int64_t grp = 0; grp < s.groups; ++grp) {
-        codes_to_columns(xi, x.zero_point, s, grp, cols.data(), k2);
-        int16_gemm(isa, w16->data() + grp * og * k2, cols.data(), acc.data() + grp * og * p, og, p, k2, p);
-      }
-      return p;
-    };
-    auto out_shape = [=](const Codes& x, IntConvShape s) {
-      if (!conv) return Shape{x.shape[0], out_ch};
-      s.height = x.shape[2], s.width = x.shape[3];
-      return Shape{x.shape[0], out_ch, s.out_h(), s.out_w()};
-    };
     if (fuse) {
       for (size_t c : chain) folded[c] = true;
       for (size_t c : spec.nodes) folded[c] = true;
       codes[spec.out] = spec.meta;
       ++e.stats_.requantized;
-      const std::string out = spec.out;
-      const int z = spec.meta.zero_point;
-      const CodesMeta m = spec.meta;
-      step([=](Env& env) {
-        const Codes& x = *env.at(in).codes;
-        auto y = std::make_shared<Codes>();
-        y->shape = out_shape(x, shape), y->scale = m.scale, y->zero_point = z, y->qmax = m.qmax;
-        y->data.resize(size_t(shape_numel(y->shape)));
-        std::vector<int16_t> cols;
-        std::vector<int32_t> acc;
-        for (int64_t img = 0; img < x.shape[0]; ++img) {
-          const int64_t p = accumulate(x, img, shape, cols, acc);
-          for (int64_t o = 0; o < out_ch; ++o)
-            requantize(acc.data() + o * p, p, req[size_t(o)], z, lo, hi,
-                       y->data.data() + (img * out_ch + o) * p);
-        }
-        env[out].codes = y;
-      });
+      const IntCodesGrid grid{spec.meta.scale, spec.meta.zero_point, spec.meta.qmax};
+      step(str("int ", n.op_type, " -> codes"), {in}, requant_step(plan, in, slot(spec.out), req, grid, lo, hi));
       return;
     }
-    const std::string out = n.outputs[0];
-    step([=](Env& env) {
-      const Codes& x = *env.at(in).codes;
-      Tensor y = Tensor::empty(out_shape(x, shape));
-      std::vector<int16_t> cols;
-      std::vector<int32_t> acc;
-      for (int64_t img = 0; img < x.shape[0]; ++img) {
-        const int64_t p = accumulate(x, img, shape, cols, acc);
-        float* yi = y.data<float>() + img * out_ch * p;
-        for (int64_t o = 0; o < out_ch; ++o)
-          for (int64_t j = 0; j < p; ++j)
-            yi[o * p + j] = float(double(acc[size_t(o * p + j)]) * mult[size_t(o)]) + bias[size_t(o)];
-      }
-      env[out].f = y;
-    });
+    ResidualSpec res;
+    if (residual_spec(i, &res)) {
+      folded[res.add] = true;
+      if (res.relu) folded[res.relu_node] = true;
+      for (size_t c : res.quant.nodes) folded[c] = true;
+      codes[res.quant.out] = res.quant.meta;
+      e.stats_.float_steps += 2 + res.relu;  // the add, the ReLU and the quantizer, fused
+      const IntCodesGrid grid{res.quant.meta.scale, res.quant.meta.zero_point, res.quant.meta.qmax};
+      const int other = slot(res.other);
+      step(str("int ", n.op_type, " + residual -> codes"), {in, other},
+           residual_step(plan, in, other, res.relu, slot(res.quant.out), grid));
+      return;
+    }
+    step(str("int ", n.op_type, " -> float"), {in}, float_step(plan, in, slot(n.outputs[0])));
+  }
+
+  // Layer i -> Add(other) [-> Relu] -> QuantizeLinear -> DequantizeLinear [-> Clip], where the
+  // other input is computed before layer i: one residual step.
+  struct ResidualSpec {
+    size_t add = 0, relu_node = 0;
+    bool relu = false;
+    std::string other;
+    QuantSpec quant;
+  };
+  bool residual_spec(size_t i, ResidualSpec* r) const {
+    const long add = sole_consumer(g.nodes[i].outputs[0]);
+    if (add < 0 || g.nodes[size_t(add)].op_type != "Add") return false;
+    const OnnxNode& na = g.nodes[size_t(add)];
+    r->add = size_t(add);
+    r->other = na.inputs.at(0) == g.nodes[i].outputs[0] ? na.inputs.at(1) : na.inputs.at(0);
+    auto p = producer.find(r->other);
+    if (p == producer.end() || p->second >= i || init.count(r->other)) return false;
+    long next = sole_consumer(na.outputs[0]);
+    if (next >= 0 && g.nodes[size_t(next)].op_type == "Relu") {
+      r->relu = true, r->relu_node = size_t(next);
+      next = sole_consumer(g.nodes[size_t(next)].outputs[0]);
+    }
+    return next >= 0 && quant_spec(size_t(next), &r->quant);
   }
 
   // GlobalAveragePool(codes) -> Flatten -> Gemm (the head; its layer is 8-bit by default):
@@ -364,10 +378,10 @@ struct IntEngine::Compiler {
       for (int64_t j = 0; j < k; ++j)
         w_int[size_t(o * k + j)] = int(w.codes->raw[size_t(o * k + j)]) - w.zero_point[size_t(o)];
     }
-    const std::string in = n.inputs[0], out = lin.outputs[0];
+    const int in = slot(n.inputs[0]), out = slot(lin.outputs[0]);
     ++e.stats_.int_layers;
-    step([=](Env& env) {
-      const Codes& x = *env.at(in).codes;
+    step("int head", {in}, [=](Env& env) {
+      const Codes& x = *env[size_t(in)].codes;
       NWQ_CHECK(x.shape.size() == 4 && x.shape[1] == k, "int engine: head input ", shape_str(x.shape));
       const int64_t batch = x.shape[0], hw = x.shape[2] * x.shape[3];
       Tensor y = Tensor::empty({batch, out_ch});
@@ -386,7 +400,7 @@ struct IntEngine::Compiler {
               float(double(acc) * mult[size_t(o)] / double(hw)) + bias[size_t(o)];
         }
       }
-      env[out].f = y;
+      env[size_t(out)].f = y;
     });
     return true;
   }
@@ -394,22 +408,23 @@ struct IntEngine::Compiler {
   // The float steps, with the ops nwq's own forward uses.
   void float_op(size_t i) {
     const OnnxNode& n = g.nodes[i];
-    const std::string op = n.op_type, out = n.outputs[0];
-    const std::vector<std::string> in = n.inputs;
+    const std::string op = n.op_type;
+    const std::vector<std::string> in = n.inputs;  // in[1..]: constants, except for Add
+    const int x0 = slot(in[0]), x1 = op == "Add" ? slot(in.at(1)) : -1, out = slot(n.outputs[0]);
     std::function<Tensor(Env&)> f;
     if (op == "Relu") {
-      f = [in](Env& env) { return relu(as_float(env, in[0])); };
+      f = [x0](Env& env) { return relu(as_float(env, x0)); };
     } else if (op == "Clip") {
       const double lo = floats(in[1]).at(0), hi = floats(in[2]).at(0);
-      f = [in, lo, hi](Env& env) { return clamp(as_float(env, in[0]), lo, hi); };
+      f = [x0, lo, hi](Env& env) { return clamp(as_float(env, x0), lo, hi); };
     } else if (op == "Add") {
-      f = [in](Env& env) { return add(as_float(env, in[0]), as_float(env, in[1])); };
+      f = [x0, x1](Env& env) { return add(as_float(env, x0), as_float(env, x1)); };
     } else if (op == "GlobalAveragePool") {
       if (int_head(i)) return;
-      f = [in](Env& env) { return adaptive_avg_pool2d(as_float(env, in[0]), 1, 1); };
+      f = [x0](Env& env) { return adaptive_avg_pool2d(as_float(env, x0), 1, 1); };
     } else if (op == "Flatten") {
       const int64_t axis = int_attr(n, "axis", 1);
-      f = [in, axis](Env& env) { return flatten(as_float(env, in[0]), axis); };
+      f = [x0, axis](Env& env) { return flatten(as_float(env, x0), axis); };
     } else if (op == "MaxPool") {
       Pool2dParams p;
       const std::vector<int64_t> k = ints_attr(n, "kernel_shape", {}), s = ints_attr(n, "strides", {1, 1}),
@@ -417,18 +432,20 @@ struct IntEngine::Compiler {
       NWQ_CHECK(k.size() == 2, "int engine: ", n.name, " needs a 2-D kernel");
       p.kernel_h = int(k[0]), p.kernel_w = int(k[1]), p.stride_h = int(s[0]), p.stride_w = int(s[1]);
       p.pad_h = int(pd[0]), p.pad_w = int(pd[1]), p.ceil_mode = int_attr(n, "ceil_mode", 0) != 0;
-      f = [in, p](Env& env) { return max_pool2d(as_float(env, in[0]), p); };
+      f = [x0, p](Env& env) { return max_pool2d(as_float(env, x0), p); };
     } else if (op == "Slice") {  // option-A shortcut: steps k on H and W
       const int64_t k = int64s(in.at(4)).at(0);
-      f = [in, k](Env& env) { return subsample_spatial(as_float(env, in[0]), k); };
+      f = [x0, k](Env& env) { return subsample_spatial(as_float(env, x0), k); };
     } else if (op == "Pad") {  // option-A shortcut: pads [0, c, 0, 0, 0, c, 0, 0]
       const int64_t c = int64s(in.at(1)).at(1);
-      f = [in, c](Env& env) { return pad_channels(as_float(env, in[0]), c, c); };
+      f = [x0, c](Env& env) { return pad_channels(as_float(env, x0), c, c); };
     } else {
       throw Error(str("int engine: no step for ", op, " node '", n.name, "'"));
     }
     ++e.stats_.float_steps;
-    step([f, out](Env& env) { env[out].f = f(env); });
+    std::vector<int> ins = {x0};
+    if (x1 >= 0) ins.push_back(x1);
+    step(str("float ", op), ins, [f, out](Env& env) { env[size_t(out)].f = f(env); });
   }
 };
 
@@ -441,19 +458,37 @@ IntEngine::IntEngine(QuantModel& qm, const std::string& model_name, const OnnxEx
   OnnxExportOptions o = input;
   o.uint4_weights = false;  // every code one byte
   const OnnxModel om = quantized_to_onnx(qm, model_name, o);
-  input_ = om.graph.inputs.at(0).name;
-  output_ = om.graph.outputs.at(0).name;
   Compiler c(*this, om.graph);
+  input_ = c.slot(om.graph.inputs.at(0).name);
   c.compile();
+  output_ = c.slot(om.graph.outputs.at(0).name);
+  c.plan_releases(output_);
+  slots_ = int(c.slots.size());
+  step_seconds_.assign(steps_.size(), 0.0);
+}
+
+std::vector<std::pair<std::string, double>> IntEngine::profile() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == steps_[i].label; });
+    if (it == out.end()) out.push_back({steps_[i].label, step_seconds_[i]});
+    else it->second += step_seconds_[i];
+  }
+  return out;
 }
 
 Tensor IntEngine::forward(const Tensor& x) {
   NWQ_CHECK(x.device().is_cpu() && x.dtype() == DType::F32, "int engine: the input must be F32 on the CPU, got ",
             x.describe());
-  Env env;
-  env[input_].f = x.contiguous();
-  for (const auto& s : steps_) s(env);
-  Value& y = env.at(output_);
+  Env env(static_cast<size_t>(slots_));
+  env[size_t(input_)].f = x.contiguous();
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    steps_[i].run(env);
+    for (int s : steps_[i].release) env[size_t(s)] = Value();
+    step_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  Value& y = env[size_t(output_)];
   return y.f.defined() ? y.f : dequantize_act(*y.codes);
 }
 

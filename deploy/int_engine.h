@@ -21,6 +21,7 @@ struct IntEngineStats {
   int float_layers = 0;      // layers whose input is not quantized (the image into the first conv)
   int float_steps = 0;       // adds, pools, shortcuts, logits: the documented float steps
   std::vector<std::string> float_layer_names;  // the layers of float_layers
+  int64_t packed_weight_bytes = 0;  // the integer layers' weights as the engine holds them
 };
 
 // Every convolution or linear layer whose input is an activation quantizer's codes runs as
@@ -53,12 +54,23 @@ class IntEngine : public Module {
     Tensor f;                      // a float value, or
     std::shared_ptr<Codes> codes;  // a quantized one
   };
-  using Env = std::map<std::string, Value>;
+  // The values of one forward, by the slot the compiler gave each graph value.
+  using Env = std::vector<Value>;
+
+  // Seconds spent in each kind of step ("int conv -> codes", "float Add", ...) over every forward
+  // since the engine was built, in first-run order: where the time goes.
+  std::vector<std::pair<std::string, double>> profile() const;
 
  private:
   struct Compiler;
-  std::vector<std::function<void(Env&)>> steps_;
-  std::string input_, output_;
+  struct Step {
+    std::string label;
+    std::function<void(Env&)> run;
+    std::vector<int> release;  // slots read for the last time by this step
+  };
+  std::vector<Step> steps_;
+  std::vector<double> step_seconds_;
+  int input_ = -1, output_ = -1, slots_ = 0;
   IntEngineStats stats_;
   IntIsa isa_;
 };

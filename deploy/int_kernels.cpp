@@ -210,12 +210,7 @@ bool make_requant(double multiplier, double bias_over_scale, ChannelRequant* out
 
 void requantize(const int32_t* acc, int64_t n, const ChannelRequant& r, int zero_point, int lo,
                 int hi, uint8_t* out) {
-  const int64_t half = int64_t{1} << (r.shift - 1);
-  for (int64_t i = 0; i < n; ++i) {
-    // >> of a negative int64 is arithmetic (floor) with g++/clang; + half makes it round half up.
-    const int64_t q = ((int64_t(acc[i]) * r.m0 + r.bias + half) >> r.shift) + zero_point;
-    out[i] = uint8_t(std::clamp<int64_t>(q, lo, hi));
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = requantize_value(acc[i], r, zero_point, lo, hi);
 }
 
 }  // namespace nwq

@@ -54,6 +54,11 @@ struct ChannelRequant {
 // Builds it from the real multiplier and bias/s_out; false when the fixed point cannot hold them
 // (then the engine takes the float step instead).
 bool make_requant(double multiplier, double bias_over_scale, ChannelRequant* out);
+inline uint8_t requantize_value(int32_t acc, const ChannelRequant& r, int zero_point, int lo, int hi) {
+  // >> of a negative int64 is arithmetic (floor) with g++/clang; + half makes it round half up.
+  const int64_t q = ((int64_t(acc) * r.m0 + r.bias + (int64_t{1} << (r.shift - 1))) >> r.shift) + zero_point;
+  return uint8_t(q < lo ? lo : (q > hi ? hi : q));
+}
 void requantize(const int32_t* acc, int64_t n, const ChannelRequant& r, int zero_point, int lo,
                 int hi, uint8_t* out);
 
