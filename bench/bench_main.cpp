@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     if (wanted("gpuconv")) run_gpu_conv_bench();
     if (wanted("nwqiter")) run_nwq_bench();
     if (wanted("calib")) run_calib_bench();
+    if (wanted("intengine")) run_int_engine_bench();
     // Minutes of GPU work (six ImageNet-shape networks): only when named.
     if (argc >= 2 && wanted("zootime")) run_zoo_time_bench();
   } catch (const nwq::Error& e) {

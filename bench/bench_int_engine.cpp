@@ -1,0 +1,110 @@
+// The CPU integer engine (issue #15, item 3): ImageNet-shape ResNet-18 (random init, RTN on a few
+// random images) at W8A8 and W4A4, images/s of nwq's FP32 forward, fake-quant and --engine int at
+// batch 1 and 32 in one run, with model sizes. Env: NWQ_BENCH_SIZE (224), NWQ_BENCH_ITERS (images
+// timed per cell, 64), NWQ_BENCH_MODELS (resnet18), NWQ_BENCH_BITS ("8 4").
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "bench/bench.h"
+#include "core/rng.h"
+#include "deploy/int_engine.h"
+#include "models/registry.h"
+#include "quant/export.h"
+#include "quant/quant_model.h"
+#include "quant/reconstruct.h"
+
+using namespace nwq;
+
+namespace {
+
+// Images per second of `net` on batches of `batch` images: one warm-up batch, then batches until
+// at least `images` images have run.
+double images_per_second(Module& net, const Tensor& x, int64_t batch, int64_t images) {
+  NoGradGuard no_grad;
+  const Tensor b = x.slice(0, 0, batch);
+  net.forward(b);
+  const int64_t runs = std::max<int64_t>(1, (images + batch - 1) / batch);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < runs; ++i) net.forward(b);
+  return double(runs * batch) / seconds_since(t0);
+}
+
+// A quantized copy of `name` (same seed as the FP model) calibrated by RTN on `calib`.
+std::shared_ptr<QuantModel> rtn_model(const std::string& name, int bits, const Tensor& calib) {
+  QuantConfig c = preset_config("rtn", name);
+  c.wbits = bits, c.abits = bits, c.calib = c.init_images = calib.size(0);
+  ModelPtr model = create_model(name, 1000, 3, 0);
+  auto qm = std::make_shared<QuantModel>(model, calib.slice(0, 0, 2), c);
+  calibrate(*qm, calib);
+  qm->eval();
+  return qm;
+}
+
+// Where the integer engine's time went between two profiles, as shares of the total.
+void print_split(const std::vector<std::pair<std::string, double>>& before,
+                 const std::vector<std::pair<std::string, double>>& after) {
+  double total = 0;
+  for (size_t i = 0; i < after.size(); ++i) total += after[i].second - (i < before.size() ? before[i].second : 0);
+  std::printf("    int time split:");
+  for (size_t i = 0; i < after.size(); ++i) {
+    const double t = after[i].second - (i < before.size() ? before[i].second : 0);
+    std::printf(" %s %.0f%%%s", after[i].first.c_str(), 100 * t / total, i + 1 < after.size() ? "," : "\n");
+  }
+}
+
+int64_t file_bytes(QuantModel& qm, const std::string& name) {
+  const std::string path = (std::filesystem::temp_directory_path() / "nwq_bench_int.safetensors").string();
+  save_quantized(qm, name, path);
+  const int64_t bytes = int64_t(std::filesystem::file_size(path));
+  std::filesystem::remove(path);
+  return bytes;
+}
+
+}  // namespace
+
+void run_int_engine_bench() {
+  const int64_t size = env_int("NWQ_BENCH_SIZE", 224), images = env_int("NWQ_BENCH_ITERS", 64);
+  const char* models = std::getenv("NWQ_BENCH_MODELS");
+  const char* bits_env = std::getenv("NWQ_BENCH_BITS");
+  std::printf("integer engine (CPU, %s, %u threads): images/s at %lld px, >= %lld images per cell\n",
+              int_isa_name(best_int_isa()).c_str(), std::thread::hardware_concurrency(),
+              (long long)size, (long long)images);
+  std::printf("%-10s %-5s %5s %10s %10s %10s %8s %8s %10s %10s\n", "model", "bits", "batch", "fp32",
+              "fake", "int", "int/fp32", "int/fake", "file MB", "packed MB");
+  Rng rng(0);
+  const Tensor x = Tensor::normal({32, 3, size, size}, rng);
+  std::istringstream names(models ? models : "resnet18");
+  for (std::string name; names >> name;) {
+    ModelPtr fp = create_model(name, 1000, 3, 0);
+    fp->eval();
+    const double fp1 = images_per_second(*fp, x, 1, images / 4 + 1);
+    const double fp32 = images_per_second(*fp, x, 32, images);
+    std::istringstream bit_list(bits_env ? bits_env : "8 4");
+    for (int bits; bit_list >> bits;) {
+      auto qm = rtn_model(name, bits, x.slice(0, 0, 4));
+      OnnxExportOptions in;
+      in.channels = 3, in.height = size, in.width = size, in.num_classes = 1000;
+      IntEngine engine(*qm, name, in);
+      const double file_mb = double(file_bytes(*qm, name)) / 1e6;
+      const double packed_mb = double(engine.stats().packed_weight_bytes) / 1e6;
+      for (int64_t batch : {int64_t{1}, int64_t{32}}) {
+        const int64_t n = batch == 1 ? images / 4 + 1 : images;
+        const double fq = images_per_second(*qm, x, batch, n);
+        const auto before = engine.profile();
+        const double it = images_per_second(engine, x, batch, n);
+        const double f = batch == 1 ? fp1 : fp32;
+        std::printf("%-10s W%dA%d %5lld %10.1f %10.1f %10.1f %8.2f %8.2f %10.2f %10.2f\n", name.c_str(),
+                    bits, bits, (long long)batch, f, fq, it, it / f, it / fq, file_mb, packed_mb);
+        print_split(before, engine.profile());
+        std::fflush(stdout);
+      }
+    }
+  }
+}
