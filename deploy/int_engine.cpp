@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "deploy/int_code_steps.h"
 #include "deploy/int_conv.h"
 #include "deploy/int_layer_steps.h"
 #include "ops/activation.h"
@@ -28,21 +29,6 @@ Tensor dequantize_act(const IntEngine::Codes& c) {
 }
 
 namespace {
-
-// q = clamp(nearbyint(x / s) + z, 0, qmax) in float, as fake_quant's CPU kernel computes it.
-std::shared_ptr<IntEngine::Codes> quantize_act(const Tensor& x_in, float s, int z, int qmax) {
-  Tensor x = x_in.contiguous();
-  auto c = std::make_shared<IntEngine::Codes>();
-  c->shape = x.sizes(), c->scale = s, c->zero_point = z, c->qmax = qmax;
-  c->data.resize(size_t(x.numel()));
-  const float* v = x.data<float>();
-  const float zf = float(z), hi = float(qmax);
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    float q = std::nearbyint(v[i] / s) + zf;
-    c->data[size_t(i)] = uint8_t(q < 0.f ? 0.f : (q > hi ? hi : q));
-  }
-  return c;
-}
 
 const OnnxAttribute* find_attr(const OnnxNode& n, const std::string& name) {
   for (const auto& a : n.attributes) {
@@ -207,7 +193,7 @@ struct IntEngine::Compiler {
     const CodesMeta m = spec.meta;
     ++e.stats_.float_steps;
     step("quantize", {in}, [in, out, m](Env& env) {
-      env[size_t(out)].codes = quantize_act(as_float(env, in), m.scale, m.zero_point, m.qmax);
+      env[size_t(out)].codes = quantize_floats(as_float(env, in), {m.scale, m.zero_point, m.qmax}, false);
     });
   }
 
@@ -405,9 +391,49 @@ struct IntEngine::Compiler {
     return true;
   }
 
+  static Pool2dParams pool_params(const OnnxNode& n) {
+    Pool2dParams p;
+    const std::vector<int64_t> k = ints_attr(n, "kernel_shape", {}), s = ints_attr(n, "strides", {1, 1}),
+                               pd = ints_attr(n, "pads", {0, 0, 0, 0});
+    NWQ_CHECK(k.size() == 2, "int engine: ", n.name, " needs a 2-D kernel");
+    p.kernel_h = int(k[0]), p.kernel_w = int(k[1]), p.stride_h = int(s[0]), p.stride_w = int(s[1]);
+    p.pad_h = int(pd[0]), p.pad_w = int(pd[1]), p.ceil_mode = int_attr(n, "ceil_mode", 0) != 0;
+    return p;
+  }
+
+  // Relu -> quantizer, or MaxPool on codes -> quantizer: one step that writes the quantizer's
+  // codes (deploy/int_code_steps.h), the same codes as the float steps one by one.
+  bool fused_to_codes(size_t i) {
+    const OnnxNode& n = g.nodes[i];
+    const long q = sole_consumer(n.outputs[0]);
+    QuantSpec spec;
+    if (q < 0 || !quant_spec(size_t(q), &spec)) return false;
+    const IntCodesGrid grid{spec.meta.scale, spec.meta.zero_point, spec.meta.qmax};
+    const int in = slot(n.inputs[0]), out = slot(spec.out);
+    if (n.op_type == "MaxPool") {
+      auto it = codes.find(n.inputs[0]);
+      const Pool2dParams p = pool_params(n);
+      if (it == codes.end() || p.ceil_mode) return false;
+      const std::vector<uint8_t> table =
+          regrid_table({it->second.scale, it->second.zero_point, it->second.qmax}, grid);
+      step("MaxPool on codes -> codes", {in}, [=](Env& env) {
+        env[size_t(out)].codes = max_pool_codes(*env[size_t(in)].codes, p, table, grid);
+      });
+    } else {
+      step("float Relu -> codes", {in}, [=](Env& env) {
+        env[size_t(out)].codes = quantize_floats(as_float(env, in), grid, true);
+      });
+    }
+    for (size_t k : spec.nodes) folded[k] = true;
+    codes[spec.out] = spec.meta;
+    e.stats_.float_steps += 2;
+    return true;
+  }
+
   // The float steps, with the ops nwq's own forward uses.
   void float_op(size_t i) {
     const OnnxNode& n = g.nodes[i];
+    if ((n.op_type == "Relu" || n.op_type == "MaxPool") && fused_to_codes(i)) return;
     const std::string op = n.op_type;
     const std::vector<std::string> in = n.inputs;  // in[1..]: constants, except for Add
     const int x0 = slot(in[0]), x1 = op == "Add" ? slot(in.at(1)) : -1, out = slot(n.outputs[0]);
@@ -426,12 +452,7 @@ struct IntEngine::Compiler {
       const int64_t axis = int_attr(n, "axis", 1);
       f = [x0, axis](Env& env) { return flatten(as_float(env, x0), axis); };
     } else if (op == "MaxPool") {
-      Pool2dParams p;
-      const std::vector<int64_t> k = ints_attr(n, "kernel_shape", {}), s = ints_attr(n, "strides", {1, 1}),
-                                 pd = ints_attr(n, "pads", {0, 0, 0, 0});
-      NWQ_CHECK(k.size() == 2, "int engine: ", n.name, " needs a 2-D kernel");
-      p.kernel_h = int(k[0]), p.kernel_w = int(k[1]), p.stride_h = int(s[0]), p.stride_w = int(s[1]);
-      p.pad_h = int(pd[0]), p.pad_w = int(pd[1]), p.ceil_mode = int_attr(n, "ceil_mode", 0) != 0;
+      const Pool2dParams p = pool_params(n);
       f = [x0, p](Env& env) { return max_pool2d(as_float(env, x0), p); };
     } else if (op == "Slice") {  // option-A shortcut: steps k on H and W
       const int64_t k = int64s(in.at(4)).at(0);
