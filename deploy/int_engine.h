@@ -1,5 +1,5 @@
 // The integer inference engine (`nwq eval --engine int`): runs a quantized model's QDQ graph
-// (deploy/onnx_export.h) with uint8 activation codes, int16 weight codes and int32 accumulators.
+// (deploy/onnx_export.h) with uint8 activation codes, packed weight codes and int32 accumulators.
 #pragma once
 #include <functional>
 #include <map>
@@ -25,12 +25,15 @@ struct IntEngineStats {
 };
 
 // Every convolution or linear layer whose input is an activation quantizer's codes runs as
-// sum_k (x_code - z_x)(w_code - z_w) in int32 (deploy/int_kernels.h). When its output goes, through
+// sum_k (x_code - z_x)(w_code - z_w) in int32 (deploy/int_conv.h). When its output goes, through
 // an optional ReLU / ReLU6, straight into the next activation quantizer, it is requantized
 // integer-only (acc * m0 + bias) >> shift + z (round half up) to that quantizer's codes; otherwise
 // (residual adds, the logits) the accumulator leaves as acc * s_x * s_w + b in float, and the
 // float steps (add, pooling, option-A shortcut, the first layer on the unquantized image) run the
-// same ops as nwq's fake-quant forward. docs/DEPLOY.md walks one layer through it.
+// same ops as nwq's fake-quant forward. Where a layer's float output only feeds Add [-> Relu] ->
+// quantizer, and where ReLU or MaxPool feed a quantizer, those float ops run fused, element by
+// element, giving the same codes (deploy/int_layer_steps.h, deploy/int_code_steps.h).
+// docs/DEPLOY.md walks one layer through it. forward() is not reentrant (it keeps a profile).
 class IntEngine : public Module {
  public:
   // qm: a loaded quantized model (load_quantized), on the CPU; input geometry as for the ONNX

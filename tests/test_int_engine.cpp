@@ -1,10 +1,9 @@
-// The integer engine: each kernel against a plain reference loop on odd shapes (every instruction
-// set this CPU runs), the requantization against 128-bit arithmetic and the real multiplier, and
-// whole networks against nwq's fake-quant forward on Fashion-MNIST (logits bound, top-1).
+// The integer engine: the requantization against 128-bit arithmetic and the real multiplier, and
+// whole networks against nwq's fake-quant forward on Fashion-MNIST (logits bound, top-1). The
+// packed convolution's kernels are checked in tests/test_int_conv.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <vector>
 
@@ -30,13 +29,6 @@ constexpr bool kSanitizer = true;  // the sanitizer build checks one network (ab
 #else
 constexpr bool kSanitizer = false;
 #endif
-
-std::vector<IntIsa> supported_isas() {
-  std::vector<IntIsa> out;
-  for (IntIsa isa : {IntIsa::Portable, IntIsa::Avx2, IntIsa::Avx512Vnni})
-    if (int_isa_supported(isa)) out.push_back(isa);
-  return out;
-}
 
 // Integers uniform in [lo, hi].
 std::vector<int> random_ints(size_t n, int lo, int hi, Rng& rng) {
@@ -73,84 +65,6 @@ int64_t argmax_row(const Tensor& logits, int64_t row) {
 }
 
 }  // namespace
-
-TEST_CASE("int kernels: int16 GEMM equals the reference loop on odd shapes, every ISA") {
-  Rng rng(3);
-  for (auto [rows, cols, k] : std::vector<std::array<int64_t, 3>>{
-           {1, 1, 1}, {7, 5, 3}, {13, 50, 75}, {4, 3, 32}, {9, 97, 200}, {64, 49, 576}}) {
-    CAPTURE(rows);
-    CAPTURE(cols);
-    CAPTURE(k);
-    const int64_t k2 = padded_k(k);
-    std::vector<int16_t> w(size_t(rows * k2), 0), a(size_t(cols * k2), 0);
-    const std::vector<int> wv = random_ints(size_t(rows * k), -255, 255, rng);
-    const std::vector<int> av = random_ints(size_t(cols * k), -255, 255, rng);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < k; ++j) w[size_t(r * k2 + j)] = int16_t(wv[size_t(r * k + j)]);
-    for (int64_t p = 0; p < cols; ++p)
-      for (int64_t j = 0; j < k; ++j) a[size_t(p * k2 + j)] = int16_t(av[size_t(p * k + j)]);
-    std::vector<int32_t> want(size_t(rows * cols));
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t p = 0; p < cols; ++p) {
-        int64_t s = 0;
-        for (int64_t j = 0; j < k; ++j) s += int64_t(wv[size_t(r * k + j)]) * av[size_t(p * k + j)];
-        want[size_t(r * cols + p)] = int32_t(s);
-      }
-    for (IntIsa isa : supported_isas()) {
-      CAPTURE(int_isa_name(isa));
-      std::vector<int32_t> got(size_t(rows * cols), -1);
-      int16_gemm(isa, w.data(), a.data(), got.data(), rows, cols, k2, cols);
-      CHECK(got == want);
-    }
-  }
-  std::vector<int16_t> w(32), a(32);
-  std::vector<int32_t> c(1);
-  CHECK_THROWS_WITH_AS(int16_gemm(IntIsa::Portable, w.data(), a.data(), c.data(), 1, 1, 31, 1),
-                       doctest::Contains("not a multiple of 32"), Error);
-}
-
-TEST_CASE("int kernels: codes_to_columns + GEMM is the direct integer convolution") {
-  // Odd geometry: 2 groups, stride 2 x 1, padding 1 x 2, dilation 2 x 1, 5x7 input, 3x2 kernel.
-  IntConvShape s{};
-  s.channels = 4, s.height = 5, s.width = 7, s.kernel_h = 3, s.kernel_w = 2;
-  s.stride_h = 2, s.stride_w = 1, s.pad_h = 1, s.pad_w = 2, s.dilation_h = 2, s.dilation_w = 1;
-  s.groups = 2;
-  const int64_t out_ch = 6, og = out_ch / s.groups, cg = s.channels / s.groups, k = s.k();
-  const int64_t k2 = padded_k(k), oh = s.out_h(), ow = s.out_w(), p = oh * ow;
-  REQUIRE(oh == 2);
-  REQUIRE(ow == 10);
-  Rng rng(8);
-  const int zx = 3;
-  std::vector<int> xv = random_ints(size_t(s.channels * s.height * s.width), 0, 15, rng);
-  std::vector<uint8_t> x(xv.begin(), xv.end());
-  const std::vector<int> wv = random_ints(size_t(out_ch * k), -7, 8, rng);
-  std::vector<int16_t> w(size_t(out_ch * k2), 0);
-  for (int64_t o = 0; o < out_ch; ++o)
-    for (int64_t j = 0; j < k; ++j) w[size_t(o * k2 + j)] = int16_t(wv[size_t(o * k + j)]);
-  std::vector<int16_t> cols(size_t(p * k2));
-  std::vector<int32_t> got(size_t(out_ch * p));
-  for (int64_t g = 0; g < s.groups; ++g) {
-    codes_to_columns(x.data(), zx, s, g, cols.data(), k2);
-    int16_gemm(best_int_isa(), w.data() + g * og * k2, cols.data(), got.data() + g * og * p, og, p, k2, p);
-  }
-  for (int64_t o = 0; o < out_ch; ++o) {
-    const int64_t g = o / og;
-    for (int64_t y = 0; y < oh; ++y)
-      for (int64_t xo = 0; xo < ow; ++xo) {
-        int64_t acc = 0;
-        for (int64_t c = 0; c < cg; ++c)
-          for (int64_t kh = 0; kh < s.kernel_h; ++kh)
-            for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-              const int64_t yy = y * s.stride_h - s.pad_h + kh * s.dilation_h;
-              const int64_t xx = xo * s.stride_w - s.pad_w + kw * s.dilation_w;
-              if (yy < 0 || yy >= s.height || xx < 0 || xx >= s.width) continue;  // dequantized 0
-              const int q = x[size_t(((g * cg + c) * s.height + yy) * s.width + xx)] - zx;
-              acc += int64_t(q) * wv[size_t(o * k + (c * s.kernel_h + kh) * s.kernel_w + kw)];
-            }
-        CHECK(got[size_t(o * p + y * ow + xo)] == acc);
-      }
-  }
-}
 
 TEST_CASE("int kernels: requantization is exact fixed point, within one code of the real multiplier") {
   Rng rng(11);
