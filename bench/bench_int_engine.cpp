@@ -1,7 +1,8 @@
 // The CPU integer engine (issue #15, item 3): ImageNet-shape ResNet-18 (random init, RTN on a few
 // random images) at W8A8 and W4A4, images/s of nwq's FP32 forward, fake-quant and --engine int at
 // batch 1 and 32 in one run, with model sizes. Env: NWQ_BENCH_SIZE (224), NWQ_BENCH_ITERS (images
-// timed per cell, 64), NWQ_BENCH_MODELS (resnet18), NWQ_BENCH_BITS ("8 4").
+// timed per cell, 64), NWQ_BENCH_MODELS (resnet18), NWQ_BENCH_BITS ("8 4"). First: the packed
+// convolution's GMAC/s in cache and on ResNet-18's 3x3 layer shapes (how close to the peak).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "autograd/grad_mode.h"
 #include "bench/bench.h"
 #include "core/rng.h"
+#include "deploy/int_conv.h"
 #include "deploy/int_engine.h"
 #include "models/registry.h"
 #include "quant/export.h"
@@ -67,6 +69,48 @@ int64_t file_bytes(QuantModel& qm, const std::string& name) {
   return bytes;
 }
 
+// GMAC/s of the packed convolution (input packing + GEMM, epilogue a no-op) on a ResNet-18 layer
+// shape, `reps` times.
+double conv_gmacs(int64_t batch, int64_t channels, int64_t size, int64_t kernel, int reps) {
+  const IntConvShape s{channels, size, size, kernel, kernel, 1, 1, kernel / 2, kernel / 2, 1, 1, 1};
+  std::vector<uint8_t> w(size_t(channels * s.k()), 7), zw(size_t(channels), 8), x(size_t(batch * channels * size * size), 9);
+  const IntConvWeights packed = pack_int_conv(best_int_isa(), s, channels, w.data(), zw.data(), 3);
+  const auto sink = [](int64_t, int, int64_t, int, const int32_t*, int) {};
+  IntConvInput in;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; ++r) {
+    prepare_int_input(packed, x.data(), batch, size, size, &in);
+    run_int_conv(packed, in, sink);
+  }
+  return double(reps) * double(batch * size * size * channels * s.k()) / seconds_since(t0) / 1e9;
+}
+
+// GMAC/s of one core running the micro-kernel's largest tile on L1-resident operands (k = 1024):
+// the ceiling the convolution can approach.
+double tile_gmacs(int reps) {
+  const IntIsa isa = best_int_isa();
+  const IntLayout l = int_layout(isa);
+  const int64_t words = 1024 / l.step, rows = int64_t(l.panel_rows) * l.max_panels;
+  std::vector<int16_t> w(size_t(rows * 1024), 1), a(size_t(l.cols * 1024), 1);  // any bytes do
+  std::vector<const void*> cols(size_t(l.cols));
+  for (int n = 0; n < l.cols; ++n) cols[size_t(n)] = a.data() + n * 1024;
+  std::vector<int32_t> out(size_t(rows * l.cols));
+  const int64_t tap = 0;
+  const IntTile t{w.data(), cols.data(), &tap, 1, words, nullptr, nullptr, nullptr, l.max_panels, l.cols, out.data()};
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; ++r) run_int_tile(isa, t);
+  return double(reps) * double(rows * l.cols * 1024) / seconds_since(t0) / 1e9;
+}
+
+void print_conv_rates() {
+  std::printf("packed int conv, GMAC/s: micro-kernel in L1, one core: %.0f (x2 cores: the ceiling)\n",
+              tile_gmacs(20000));
+  std::printf("    input packing + GEMM on both cores (no epilogue):");
+  for (auto [ch, size] : {std::pair<int64_t, int64_t>{64, 56}, {128, 28}, {256, 14}, {512, 7}})
+    std::printf(" 3x3 %lld ch %lldpx batch 32: %.0f;", (long long)ch, (long long)size, conv_gmacs(32, ch, size, 3, 3));
+  std::printf("\n");
+}
+
 }  // namespace
 
 void run_int_engine_bench() {
@@ -76,6 +120,7 @@ void run_int_engine_bench() {
   std::printf("integer engine (CPU, %s, %u threads): images/s at %lld px, >= %lld images per cell\n",
               int_isa_name(best_int_isa()).c_str(), std::thread::hardware_concurrency(),
               (long long)size, (long long)images);
+  print_conv_rates();
   std::printf("%-10s %-5s %5s %10s %10s %10s %8s %8s %10s %10s\n", "model", "bits", "batch", "fp32",
               "fake", "int", "int/fp32", "int/fake", "file MB", "packed MB");
   Rng rng(0);

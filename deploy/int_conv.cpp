@@ -74,44 +74,89 @@ IntConvWeights pack_int_conv(IntIsa isa, const IntConvShape& shape, int64_t out_
   return w;
 }
 
+namespace {
+
+// One padded row (image img, padded row `row`) of the channels-last input: T = int8 (vnni, with
+// pixel sums) or int16.
+template <class T>
+void prepare_row(const IntConvWeights& w, const uint8_t* x, int64_t row, int64_t height, int64_t width,
+                 int offset, T* out, int32_t* sums) {
+  const IntConvShape& s = w.shape;
+  const int64_t cg = s.channels / s.groups, cp = w.channels_padded, pixel = s.groups * cp;
+  const int64_t hp = height + 2 * s.pad_h, wp = width + 2 * s.pad_w, plane = height * width;
+  const int64_t img = row / hp, y = row % hp - s.pad_h;
+  const int pad = w.input_zero_point - offset;
+  for (int64_t xp = 0; xp < wp; ++xp) {
+    const int64_t xx = xp - s.pad_w;
+    const bool inside = y >= 0 && y < height && xx >= 0 && xx < width;
+    const uint8_t* src = x + img * s.channels * plane + (inside ? y * width + xx : 0);
+    T* dst = out + (row * wp + xp) * pixel;
+    for (int64_t g = 0; g < s.groups; ++g, dst += cp) {
+      int32_t sum = 0;
+      if (inside) {
+        const uint8_t* sg = src + g * cg * plane;
+        for (int64_t c = 0; c < cg; ++c) {
+          const int v = int(sg[c * plane]) - offset;
+          dst[c] = T(v);
+          sum += v;
+        }
+      } else {
+        for (int64_t c = 0; c < cg; ++c) dst[c] = T(pad);
+        sum = int32_t(pad * cg);
+      }
+      for (int64_t c = cg; c < cp; ++c) dst[c] = T(0);
+      if (sums) sums[(row * wp + xp) * s.groups + g] = sum;
+    }
+  }
+}
+
+}  // namespace
+
 void prepare_int_input(const IntConvWeights& w, const uint8_t* x, int64_t n, int64_t height, int64_t width,
                        IntConvInput* in) {
   const IntConvShape& s = w.shape;
   const bool bytes = int_layout(w.isa).bytes;
-  const int64_t cg = s.channels / s.groups, cp = w.channels_padded, pixel = s.groups * cp;
-  const int64_t hp = height + 2 * s.pad_h, wp = width + 2 * s.pad_w, plane = height * width;
+  const int64_t hp = height + 2 * s.pad_h, wp = width + 2 * s.pad_w;
   in->n = n, in->height = height, in->width = width, in->padded_h = hp, in->padded_w = wp;
-  const int offset = bytes ? 128 : w.input_zero_point, pad = w.input_zero_point - offset;
-  const size_t total = size_t(n * hp * wp * pixel);
+  const size_t total = size_t(n * hp * wp * s.groups * w.channels_padded);
   if (bytes) in->b8.resize(total), in->pixel_sums.resize(size_t(n * hp * wp * s.groups));
   else in->b16.resize(total);
+  const int offset = bytes ? 128 : w.input_zero_point;
 #pragma omp parallel for schedule(static) if (total > (size_t{1} << 16))
   for (int64_t row = 0; row < n * hp; ++row) {
-    const int64_t img = row / hp, y = row % hp - s.pad_h;
-    for (int64_t xp = 0; xp < wp; ++xp) {
-      const int64_t xx = xp - s.pad_w, at = (row * wp + xp) * pixel;
-      const bool inside = y >= 0 && y < height && xx >= 0 && xx < width;
-      const uint8_t* src = x + img * s.channels * plane + y * width + xx;
-      for (int64_t g = 0; g < s.groups; ++g) {
-        int32_t sum = 0;
-        for (int64_t c = 0; c < cp; ++c) {
-          const int v = c >= cg ? 0 : (inside ? int(src[(g * cg + c) * plane]) - offset : pad);
-          sum += v;
-          if (bytes) in->b8[size_t(at + g * cp + c)] = int8_t(v);
-          else in->b16[size_t(at + g * cp + c)] = int16_t(v);
-        }
-        if (bytes) in->pixel_sums[size_t((row * wp + xp) * s.groups + g)] = sum;
-      }
-    }
+    if (bytes) prepare_row(w, x, row, height, width, offset, in->b8.data(), in->pixel_sums.data());
+    else prepare_row<int16_t>(w, x, row, height, width, offset, in->b16.data(), nullptr);
   }
 }
+
+namespace {
+
+// The window origin (pixel index in the padded input) of every column, without a division per
+// column: tiles of kTileCols columns, each walked from its first column.
+std::vector<int64_t> column_pixels(const IntConvShape& geo, const IntConvInput& in, int64_t tile_cols) {
+  const int64_t oh = geo.out_h(), ow = geo.out_w(), columns = in.n * oh * ow;
+  std::vector<int64_t> px(static_cast<size_t>(columns));
+  const int64_t tiles = (columns + tile_cols - 1) / tile_cols;
+#pragma omp parallel for schedule(static) if (columns > 4096)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t begin = t * tile_cols, end = std::min(columns, begin + tile_cols);
+    int64_t img = begin / (oh * ow), oy = begin % (oh * ow) / ow, ox = begin % ow;
+    for (int64_t q = begin; q < end; ++q) {
+      px[size_t(q)] = (img * in.padded_h + oy * geo.stride_h) * in.padded_w + ox * geo.stride_w;
+      if (++ox == ow) ox = 0, oy = oy + 1 == oh ? (++img, 0) : oy + 1;
+    }
+  }
+  return px;
+}
+
+}  // namespace
 
 void run_int_conv(const IntConvWeights& w, const IntConvInput& in, const IntTileSink& sink) {
   const IntConvShape& s = w.shape;
   const IntLayout l = int_layout(w.isa);
   IntConvShape geo = s;
   geo.height = in.height, geo.width = in.width;
-  const int64_t oh = geo.out_h(), ow = geo.out_w(), positions = oh * ow, columns = in.n * positions;
+  const int64_t columns = in.n * geo.out_h() * geo.out_w();
   const int64_t pixel = s.groups * w.channels_padded, elem = l.bytes ? 1 : 2;
   const char* base = l.bytes ? reinterpret_cast<const char*>(in.b8.data()) : reinterpret_cast<const char*>(in.b16.data());
   std::vector<int64_t> tap_offset(size_t(w.taps)), tap_pixel(size_t(w.taps));
@@ -121,6 +166,7 @@ void run_int_conv(const IntConvWeights& w, const IntConvInput& in, const IntTile
   }
   constexpr int64_t kTileCols = 96;  // columns per task: their windows stay in L1/L2 across row blocks
   const int64_t tiles = (columns + kTileCols - 1) / kTileCols, tasks = s.groups * tiles * w.blocks;
+  const std::vector<int64_t> col_px = column_pixels(geo, in, kTileCols);
   const void* wdata = l.bytes ? static_cast<const void*>(w.w8.data()) : static_cast<const void*>(w.w16.data());
   const int64_t work = columns * w.out_ch * s.k();
 #pragma omp parallel for schedule(static) if (work > (int64_t{1} << 20))
@@ -140,8 +186,7 @@ void run_int_conv(const IntConvWeights& w, const IntConvInput& in, const IntTile
     for (int64_t col = tile * kTileCols; col < end; col += l.cols) {
       t.cols = int(std::min<int64_t>(l.cols, end - col));
       for (int n = 0; n < t.cols; ++n) {
-        const int64_t q = col + n, img = q / positions, pos = q % positions;
-        const int64_t px = (img * in.padded_h + (pos / ow) * s.stride_h) * in.padded_w + (pos % ow) * s.stride_w;
+        const int64_t px = col_px[size_t(col + n)];
         a[n] = base + (px * pixel + g * w.channels_padded) * elem;
         if (!l.bytes) continue;
         int32_t sum = 0;
