@@ -28,10 +28,11 @@ void run_layer(const IntLayerPlan& plan, const Codes& x, int64_t positions, cons
   prepare_int_input(w, x.data.data(), x.shape[0], plan.conv ? x.shape[2] : 1, plan.conv ? x.shape[3] : 1, &buf);
   const int64_t out_ch = w.out_ch;
   run_int_conv(w, buf, [&](int64_t row0, int rows, int64_t col0, int cols, const int32_t* acc, int ld) {
+    int64_t img = col0 / positions, pos = col0 % positions;
     for (int j = 0; j < cols; ++j) {
-      const int64_t img = (col0 + j) / positions, pos = (col0 + j) % positions;
       const int64_t at = (img * out_ch + row0) * positions + pos;
       for (int r = 0; r < rows; ++r) put(at + r * positions, row0 + r, acc[j * ld + r]);
+      if (++pos == positions) pos = 0, ++img;
     }
   });
 }
