@@ -87,6 +87,12 @@ BatchNorm2d::BatchNorm2d(int num_features, double eps, double momentum)
   register_buffer("num_batches_tracked", &num_batches_tracked);
 }
 
+void BatchNorm2d::set_momentum(double momentum) {
+  NWQ_CHECK(momentum >= 0 && momentum <= 1, "BatchNorm2d: momentum must be in [0, 1], got ",
+            momentum);
+  momentum_ = momentum;
+}
+
 void BatchNorm2d::reset() {
   Device device = weight.device();
   weight.copy_(Tensor::ones({num_features_}, DType::F32, device));

@@ -104,6 +104,9 @@ class BatchNorm2d : public Module {
   int num_features() const { return num_features_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
+  // The running statistics' update weight (PyTorch's convention: new = (1 - m) old + m batch),
+  // in [0, 1]; precise BN (train/precise_bn.h) sets 1 to read one batch's statistics.
+  void set_momentum(double momentum);
   // Back to the constructor's values (weight 1, bias 0, mean 0, var 1, count 0).
   void reset();
 

@@ -9,6 +9,7 @@
 #include "data/fashion_mnist.h"
 #include "data/sources.h"
 #include "models/registry.h"
+#include "tests/helpers.h"
 #include "tests/temp_dir.h"
 #include "tools/lib/args.h"
 #include "tools/lib/commands.h"
@@ -106,6 +107,19 @@ TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
   o.limit = 500;
   o.progress = false;
   CHECK(evaluate(*model, *data.test, o).top1 == doctest::Approx(reported).epsilon(1e-9));
+
+  // --epochs 0 --precise-bn: only the BN statistics change, from 128 training images.
+  const std::string precise = dir / "precise.safetensors";
+  CHECK(cmd_train({"--weights", path, "--epochs", "0", "--precise-bn", "128", "--batch", "64",
+                   "--eval-limit", "500", "--quiet", "--out", precise}) == 0);
+  TensorFile after = load_safetensors(precise);
+  CHECK(after.meta("precise_bn_images") == "128");
+  CHECK(test::same_bytes(after.at("layer3.2.conv2.weight"), saved.at("layer3.2.conv2.weight")));
+  CHECK_FALSE(test::same_bytes(after.at("layer3.2.bn2.running_var"),
+                               saved.at("layer3.2.bn2.running_var")));
+  model->load(precise);
+  CHECK(evaluate(*model, *data.test, o).top1 ==
+        doctest::Approx(std::stod(after.meta("top1"))).epsilon(1e-9));
 }
 
 TEST_CASE("cli: checkpoints saved through DataParallel ('module.' prefix) load as they are") {

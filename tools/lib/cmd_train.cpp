@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/progress.h"
+#include "train/precise_bn.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
 #include "tools/lib/cli_common.h"
@@ -17,7 +18,7 @@ ArgParser train_flags() {
     return s;
   }() + ")");
   add_data_flags(a, false);
-  a.add("--epochs", "N", "15", "training epochs");
+  a.add("--epochs", "N", "15", "training epochs (0 with --weights: only --precise-bn and evaluation)");
   a.add("--batch", "N", "128", "batch size");
   a.add("--lr", "X", "0.1", "peak learning rate");
   a.add("--momentum", "X", "0.9", "SGD momentum (nesterov)");
@@ -33,13 +34,16 @@ ArgParser train_flags() {
   a.add("--weights", "FILE", "", "start from these weights (safetensors or torch.save .pth)");
   a.add("--out", "FILE", "", "save the trained weights here (safetensors)");
   a.add_switch("--no-augment", "turn off random crop and flip");
+  a.add("--precise-bn", "N", "0",
+        "after training, recompute every BatchNorm's running statistics from N training images "
+        "(pycls's precise BN; 0: keep the momentum averages)");
   add_output_switches(a);
   return a;
 }
 
 static TrainOptions train_options(const ArgParser& a) {
   TrainOptions o;
-  o.epochs = a.get_int("--epochs", 1, 100000);
+  o.epochs = a.get_int("--epochs", 0, 100000);
   o.batch = a.get_int("--batch", 1, 1 << 16);
   o.lr = a.get_double("--lr", 0, 100);
   o.momentum = a.get_double("--momentum", 0, 0.9999);
@@ -65,6 +69,8 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   }
   TrainOptions o = train_options(a);
+  if (o.epochs == 0 && !a.has("--weights"))
+    throw Error("train: --epochs 0 needs --weights (there is nothing to train from)");
   const NormalizationChoice norm = choose_normalization(a, nullptr, "");
   if (a.has("--out")) check_output_path(a.get("--out"), "--out");
   std::string model_name = a.get("--model");
@@ -79,30 +85,55 @@ int cmd_train(const std::vector<std::string>& args) {
                model_name.c_str(), data.name.c_str(), (long long)data.train->size(),
                (long long)data.test->size(), (long long)model->num_parameters(),
                o.device.name().c_str());
-  auto history = train_classifier(*model, *data.train, data.test.get(), o, [](const EpochStats& s) {
-    std::fprintf(stderr, "epoch %lld: train loss %.4f acc %.2f%% | test loss %.4f top1 %.2f%% | %s\n",
-                 (long long)s.epoch, s.train_loss, s.train_top1, s.test.loss, s.test.top1,
-                 format_duration(s.seconds + s.test.seconds).c_str());
-  });
-  const EpochStats& last = history.back();
+  std::vector<EpochStats> history;
+  if (o.epochs > 0)
+    history = train_classifier(*model, *data.train, data.test.get(), o, [](const EpochStats& s) {
+      std::fprintf(stderr, "epoch %lld: train loss %.4f acc %.2f%% | test loss %.4f top1 %.2f%% | %s\n",
+                   (long long)s.epoch, s.train_loss, s.train_top1, s.test.loss, s.test.top1,
+                   format_duration(s.seconds + s.test.seconds).c_str());
+    });
   double seconds = 0;
   for (const EpochStats& s : history) seconds += s.seconds + s.test.seconds;
+  EvalOptions eo;
+  eo.device = o.device;
+  eo.workers = o.workers;
+  eo.progress = o.progress;
+  eo.limit = o.eval_limit;
+  const int64_t precise = a.get_int("--precise-bn", 0, INT64_MAX);
+  int64_t precise_used = 0;
+  if (precise > 0) {
+    PreciseBnOptions po;
+    po.images = precise;
+    po.batch = o.batch;
+    po.seed = o.seed;
+    po.device = o.device;
+    po.workers = o.workers;
+    precise_used = compute_precise_bn_stats(*model, *data.train, po);
+    std::fprintf(stderr, "precise BN: running statistics from %lld training images\n",
+                 (long long)precise_used);
+  }
+  // The final test numbers: the last epoch's, or a fresh evaluation when none ran or the
+  // statistics changed after it.
+  EvalResult final_test = history.empty() || precise > 0 ? evaluate(*model, *data.test, eo)
+                                                         : history.back().test;
+  seconds += history.empty() || precise > 0 ? final_test.seconds : 0;
   if (a.has("--out")) {
     SafetensorsMetadata meta = {{"model", model_name}, {"data", data.name},
                                 {"num_classes", std::to_string(data.num_classes)},
                                 {"in_channels", std::to_string(data.channels)},
                                 {"epochs", std::to_string(o.epochs)},
-                                {"top1", str(last.test.top1)}, {"seed", std::to_string(o.seed)}};
+                                {"top1", str(final_test.top1)}, {"seed", std::to_string(o.seed)}};
+    if (precise_used > 0) meta.push_back({"precise_bn_images", std::to_string(precise_used)});
     for (const auto& entry : normalization_metadata(data)) meta.push_back(entry);
     model->save(a.get("--out"), meta);
     std::fprintf(stderr, "saved %s\n", a.get("--out").c_str());
   }
-  std::fprintf(stderr, "test top1 %.2f%% after %lld epochs (%s)\n", last.test.top1,
+  std::fprintf(stderr, "test top1 %.2f%% after %lld epochs (%s)\n", final_test.top1,
                (long long)o.epochs, format_duration(seconds).c_str());
   if (a.on("--json")) {
     print_json_line(Json::object({{"model", model_name}, {"data", data.name},
-                                  {"top1", last.test.top1}, {"loss", last.test.loss},
-                                  {"images", Json(last.test.images)}, {"epochs", Json(o.epochs)},
+                                  {"top1", final_test.top1}, {"loss", final_test.loss},
+                                  {"images", Json(final_test.images)}, {"epochs", Json(o.epochs)},
                                   {"seconds", seconds}, {"mean", channel_values_json(data.mean)},
                                   {"std", channel_values_json(data.std)}}));
   }
