@@ -107,6 +107,7 @@ void validate(const QuantConfig& c) {
   need(c.batch >= 1, "batch", "must be at least 1");
   need(c.lr_round > 0 && c.lr_act >= 0, "lr", "rates must be positive");
   need(c.lp >= 1, "lp", "must be at least 1");
+  need(c.step_pass_lp >= 1, "step_pass_lp", "must be at least 1");
   need(c.lambda >= 0, "lambda", "must not be negative");
   need(c.beta_start >= 1 && c.beta_end >= 1, "beta", "must be at least 1");
   need(c.warmup >= 0 && c.warmup < 1, "warmup", "must be in [0, 1)");
@@ -139,6 +140,7 @@ Json QuantConfig::to_json() const {
   j.set("observer", to_string(observer));
   j.set("calib_on", to_string(calib_on));
   j.set("loss_reduce", to_string(loss_reduce));
+  j.set("step_pass_lp", step_pass_lp);
   j.set("act_grad_scale", act_grad_scale);
   j.set("lambda", lambda);
   j.set("beta_start", beta_start);
@@ -192,6 +194,7 @@ QuantConfig QuantConfig::from_json(const Json& j) {
                       ? parse_loss_reduce(j.at("loss_reduce").as_string(), "loss_reduce")
                       : LossReduce::Sample;
   c.act_grad_scale = j.contains("act_grad_scale") && j.at("act_grad_scale").as_bool();
+  c.step_pass_lp = j.contains("step_pass_lp") ? j.at("step_pass_lp").as_double() : 2.0;
   c.lambda = j.at("lambda").as_double();
   c.beta_start = j.at("beta_start").as_double();
   c.beta_end = j.at("beta_end").as_double();
@@ -228,6 +231,9 @@ std::string describe_conventions(const QuantConfig& c) {
            c.loss_reduce == LossReduce::Channel ? "channels, averaged over batch and positions"
                                                 : "each sample, averaged over the batch",
            "\n");
+  if (c.act_steps_afterwards)
+    s += str("  activation step pass (BRECQ): |error|^", c.step_pass_lp,
+             " summed over channels, iters / 4 per block\n");
   s += "  BN folded into the preceding conv; rounding hardened at the end; evaluation never mixes\n";
   return s;
 }

@@ -46,6 +46,9 @@ struct QuantConfig {
   Observer observer = Observer::Mse;  // initial ranges: QDrop's MSEObserver, or shrink
   CalibOn calib_on = CalibOn::Fp;
   LossReduce loss_reduce = LossReduce::Channel;
+  // BRECQ's activation (step) pass: exponent of its reconstruction loss, lp_loss(.., p) with
+  // main_imagenet.py's --p 2.4; the rounding passes use 2 (block_reconstruction's default).
+  double step_pass_lp = 2.4;
   // LSQ's gradient scale for activation steps, 1 / sqrt(numel(x) * qmax) as QDrop's
   // LSQFakeQuantize (use_grad_scaling); false: 1 (nwq before).
   bool act_grad_scale = true;

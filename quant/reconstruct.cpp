@@ -169,7 +169,8 @@ void run_block_unit(QuantModel& m, BlockInputs& in, const PlannedUnit& p, int64_
   u.rec_loss = [&](const std::vector<int64_t>& idx, double) {
     Tensor x = gather_rows(in.q, idx);
     if (qdrop_on && b > 0) x = qdrop(x, gather_rows(in.fp, idx), c.drop_p, mix_rng);
-    return reconstruction_loss(m.run_block(b, x), gather_rows(fp_out, idx), c.loss_reduce);
+    return reconstruction_loss(m.run_block(b, x), gather_rows(fp_out, idx), c.loss_reduce,
+                               learn_rounding ? 2.0 : c.step_pass_lp);
   };
   u.mix_rng = &mix_rng;
   if (qdrop_on) set_drop(u.acts, c.drop_p, &mix_rng);

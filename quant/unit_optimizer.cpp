@@ -9,15 +9,17 @@
 #include "core/progress.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
+#include "ops/reduce.h"
 #include "optim/optimizer.h"
 #include "quant/run_state.h"
 
 namespace nwq {
 
-Tensor reconstruction_loss(const Tensor& a, const Tensor& b, LossReduce reduce) {
+Tensor reconstruction_loss(const Tensor& a, const Tensor& b, LossReduce reduce, double p) {
   const double per_mean = reduce == LossReduce::Channel ? double(a.size(1))
                                                         : double(a.numel()) / double(a.size(0));
-  return mse_loss(a, b) * per_mean;
+  if (p == 2) return mse_loss(a, b) * per_mean;
+  return sum(pow(abs(a - b), p)) * (per_mean / double(a.numel()));
 }
 
 double adaround_beta(const QuantConfig& c, int64_t it, int64_t iters) {

@@ -33,8 +33,9 @@ UnitLog optimize_unit(const Unit& unit, const QuantConfig& config, int64_t num_s
 // The reconstruction loss between a quantized output a and its FP target b ([N, C, ...]):
 // channel: BRECQ/QDrop's lp_loss with p = 2, (a - b)^2 summed over dim 1 and averaged over the
 // batch and the spatial positions (= sum / (N * H * W)); sample: summed over each sample's
-// elements and averaged over the batch (= sum / N).
-Tensor reconstruction_loss(const Tensor& a, const Tensor& b, LossReduce reduce);
+// elements and averaged over the batch (= sum / N). p != 2: |a - b|^p in place of the square, as
+// BRECQ's lp_loss(pred, tgt, p) (its activation pass uses p = 2.4).
+Tensor reconstruction_loss(const Tensor& a, const Tensor& b, LossReduce reduce, double p = 2);
 
 // AdaRound's beta at iteration it (0-based) of iters, as BRECQ/QDrop's LossFunction counts
 // (count = it + 1): 0 (no regularizer) while count < warmup * iters, then linear from beta_start

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/json.h"
+#include "quant/config.h"
 #include "quant/unit_optimizer.h"
 #include "tests/helpers.h"
 
@@ -37,4 +39,39 @@ TEST_CASE("quant loss: AdaRound's beta follows LinearTempDecay with count = iter
   CHECK(adaround_beta(c, 18, iters) == 0);   // count 19 < 20
   CHECK(adaround_beta(c, 19, iters) == 20);  // count 20: the regularizer starts at beta_start
   CHECK(adaround_beta(c, 99, iters) == doctest::Approx(2 + 18 * (1 - 80.0 / 80)));
+}
+
+TEST_CASE("quant loss: p = 2.4 is BRECQ's lp_loss (|a - b|^p summed over dim 1, mean over the rest)") {
+  Tensor a = test::rand32({3, 4, 5, 2}, 5), b = test::rand32({3, 4, 5, 2}, 6);
+  std::vector<float> av = a.to_vector<float>(), bv = b.to_vector<float>();
+  double total = 0;
+  for (size_t i = 0; i < av.size(); ++i) total += std::pow(std::fabs(double(av[i]) - double(bv[i])), 2.4);
+  CHECK(reconstruction_loss(a, b, LossReduce::Channel, 2.4).item() ==
+        doctest::Approx(total / (3 * 5 * 2)).epsilon(1e-5));
+  CHECK(reconstruction_loss(a, b, LossReduce::Sample, 2.4).item() ==
+        doctest::Approx(total / 3).epsilon(1e-5));
+  // p = 2 through the general path would give the same value as the squared error.
+  CHECK(reconstruction_loss(a, b, LossReduce::Channel, 2.0).item() ==
+        doctest::Approx(reconstruction_loss(a, b, LossReduce::Channel).item()).epsilon(1e-7));
+  // Gradients of the |.|^2.4 loss against central differences (F64).
+  Tensor x = test::random({2, 3, 2, 2}, 7), y = test::random({2, 3, 2, 2}, 8);
+  CHECK(test::gradcheck([](const std::vector<Tensor>& in) {
+          return reconstruction_loss(in[0], in[1], LossReduce::Channel, 2.4);
+        }, {x, y}) < 1);
+}
+
+TEST_CASE("quant config: BRECQ's step-pass exponent is 2.4, kept in the config JSON") {
+  QuantConfig c = preset_config("brecq", "resnet20");
+  CHECK(c.step_pass_lp == 2.4);
+  CHECK(c.act_steps_afterwards);
+  c.step_pass_lp = 3;
+  CHECK(QuantConfig::from_json(c.to_json()).step_pass_lp == 3);
+  // Files written before the field existed ran the step pass with the squared error.
+  const Json now = c.to_json();
+  Json old = Json::object();
+  for (const auto& [key, value] : now.members())
+    if (key != "step_pass_lp") old.set(key, value);
+  CHECK(QuantConfig::from_json(old).step_pass_lp == 2.0);
+  c.step_pass_lp = 0.5;
+  CHECK_THROWS_WITH_AS(validate(c), doctest::Contains("step_pass_lp"), Error);
 }

@@ -49,6 +49,9 @@ void declare_flags(ArgParser& a) {
         "quantized prefix");
   a.add("--loss-reduce", "R", "channel", "reconstruction loss: channel (summed over channels, "
         "averaged over batch and positions: BRECQ/QDrop) or sample (summed over each sample)");
+  a.add("--step-pass-p", "P", "2.4", "BRECQ's activation step pass: exponent of its "
+        "reconstruction loss |a - b|^P summed over channels (main_imagenet.py --p; 2: the "
+        "rounding pass's squared error)");
   a.add("--act-grad-scale", "G", "lsq", "activation step gradient scale: lsq (1/sqrt(numel*qmax), "
         "QDrop) or none");
   a.add_switch("--cache-fp", "network scope: cache the FP block outputs of all calibration images "
@@ -122,6 +125,7 @@ QuantConfig config_from_flags(const ArgParser& a, const std::string& model_name)
   c.observer = parse_observer(a.get("--observer"), "--observer");
   c.calib_on = parse_calib_on(a.get("--calib-on"), "--calib-on");
   c.loss_reduce = parse_loss_reduce(a.get("--loss-reduce"), "--loss-reduce");
+  c.step_pass_lp = a.get_double("--step-pass-p", 1, 100);
   c.act_grad_scale = a.get_choice("--act-grad-scale", {"lsq", "none"}) == "lsq";
   c.first_layer_8bit = !a.on("--no-8bit-first");
   c.last_layer_8bit = !a.on("--no-8bit-last");
