@@ -42,7 +42,7 @@ TEST_CASE("quant_matrix.sh: resumes a killed job from its run state and skips fi
   const std::string jobs = dir / "jobs.txt", out = dir / "out";
   std::ofstream(jobs) << "# one small job\n"
                       << "job --weights " << weights << " --method qdrop --wbits 2 --abits 4 "
-                      << "--calib 64 --iters 24 --eval-limit 300 --no-fp-eval\n";
+                      << "--calib 64 --iters 12 --eval-limit 200 --no-fp-eval\n";
 
   // The runner (and its nwq) killed with SIGKILL once the job's state is at block 3.
   pid_t pid = ::fork();

@@ -28,7 +28,7 @@ TEST_CASE("quantize: a run killed with SIGKILL resumes to the same quantized mod
   }
   const std::vector<std::string> common = {
       "--weights", weights, "--method", "qdrop", "--wbits", "2", "--abits", "4", "--calib", "64",
-      "--iters", "24", "--eval-limit", "300", "--no-fp-eval", "--quiet"};
+      "--iters", "12", "--eval-limit", "200", "--no-fp-eval", "--quiet"};
   TempDir dir;
   const std::string full = dir / "full.safetensors", resumed = dir / "resumed.safetensors",
                     killed = dir / "killed.safetensors", state = dir / "state.safetensors";
