@@ -114,6 +114,7 @@ TEST_CASE("cli: train -> save -> eval reproduces the reported accuracy") {
                    "--eval-limit", "500", "--quiet", "--out", precise}) == 0);
   TensorFile after = load_safetensors(precise);
   CHECK(after.meta("precise_bn_images") == "128");
+  CHECK(after.meta("epochs") == "1");  // the epochs behind the weights, not the 0 of this call
   CHECK(test::same_bytes(after.at("layer3.2.conv2.weight"), saved.at("layer3.2.conv2.weight")));
   CHECK_FALSE(test::same_bytes(after.at("layer3.2.bn2.running_var"),
                                saved.at("layer3.2.bn2.running_var")));

@@ -1,8 +1,10 @@
 // `nwq train`: trains a model on a data set with SGD + momentum and a cosine (or other) LR
 // schedule, evaluates on the test split after each epoch, and saves the weights.
+#include <chrono>
 #include <cstdio>
 
 #include "core/progress.h"
+#include "core/tensor_io.h"
 #include "train/precise_bn.h"
 #include "train/trainer.h"
 #include "tools/lib/commands.h"
@@ -61,6 +63,16 @@ static TrainOptions train_options(const ArgParser& a) {
   return o;
 }
 
+// The epochs behind the saved weights: --epochs, or with --epochs 0 (precise BN only) those
+// recorded in the --weights file when it is a safetensors file that records them.
+static std::string trained_epochs(const ArgParser& a, int64_t epochs) {
+  const std::string w = a.has("--weights") ? a.get("--weights") : "";
+  const std::string ext = ".safetensors";
+  if (epochs > 0 || w.size() < ext.size() || w.compare(w.size() - ext.size(), ext.size(), ext) != 0)
+    return std::to_string(epochs);
+  return load_safetensors(w).meta("epochs", "0");
+}
+
 int cmd_train(const std::vector<std::string>& args) {
   ArgParser a = train_flags();
   a.parse(args);
@@ -108,7 +120,9 @@ int cmd_train(const std::vector<std::string>& args) {
     po.seed = o.seed;
     po.device = o.device;
     po.workers = o.workers;
+    const auto start = std::chrono::steady_clock::now();
     precise_used = compute_precise_bn_stats(*model, *data.train, po);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "precise BN: running statistics from %lld training images\n",
                  (long long)precise_used);
   }
@@ -121,7 +135,7 @@ int cmd_train(const std::vector<std::string>& args) {
     SafetensorsMetadata meta = {{"model", model_name}, {"data", data.name},
                                 {"num_classes", std::to_string(data.num_classes)},
                                 {"in_channels", std::to_string(data.channels)},
-                                {"epochs", std::to_string(o.epochs)},
+                                {"epochs", trained_epochs(a, o.epochs)},
                                 {"top1", str(final_test.top1)}, {"seed", std::to_string(o.seed)}};
     if (precise_used > 0) meta.push_back({"precise_bn_images", std::to_string(precise_used)});
     for (const auto& entry : normalization_metadata(data)) meta.push_back(entry);
