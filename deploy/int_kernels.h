@@ -45,4 +45,16 @@ inline uint8_t requantize_value(int32_t acc, const ChannelRequant& r, int zero_p
 void requantize(const int32_t* acc, int64_t n, const ChannelRequant& r, int zero_point, int lo,
                 int hi, uint8_t* out);
 
+// A layer's ChannelRequant as arrays over output channels, for requantize_channels.
+struct RequantArrays {
+  std::vector<int64_t> m0, add, shift;  // add = bias + 2^(shift - 1)
+};
+RequantArrays requant_arrays(const std::vector<ChannelRequant>& req);
+// One output position of channels row0 .. row0 + rows: out[r * stride] = requantize_value(acc[r],
+// req[row0 + r], ...), the same integers; eight channels a step with AVX-512 (F + DQ) where
+// `vector` is set and the CPU runs it (int_avx512dq_supported()).
+void requantize_channels(const int32_t* acc, int rows, const RequantArrays& req, int64_t row0, int zero_point,
+                         int lo, int hi, uint8_t* out, int64_t stride, bool vector);
+bool int_avx512dq_supported();
+
 }  // namespace nwq

@@ -20,9 +20,10 @@ Shape layer_out_shape(const IntLayerPlan& plan, const Codes& x) {
   return Shape{x.shape[0], out_ch, s.out_h(), s.out_w()};
 }
 
-// Runs the layer on x; put(index, row, acc) for every output element, index into [N, C, positions].
-template <class Put>
-void run_layer(const IntLayerPlan& plan, const Codes& x, int64_t positions, const Put& put) {
+// Runs the layer on x; column(at, row0, rows, acc) for every tile column: acc[r] is the sum of
+// channel row0 + r, whose output index into [N, C, positions] is at + r * positions.
+template <class Column>
+void run_layer_columns(const IntLayerPlan& plan, const Codes& x, int64_t positions, const Column& column) {
   const IntConvWeights& w = *plan.packed;
   IntConvInput buf;
   prepare_int_input(w, x.data.data(), x.shape[0], plan.conv ? x.shape[2] : 1, plan.conv ? x.shape[3] : 1, &buf);
@@ -31,9 +32,17 @@ void run_layer(const IntLayerPlan& plan, const Codes& x, int64_t positions, cons
     int64_t img = col0 / positions, pos = col0 % positions;
     for (int j = 0; j < cols; ++j) {
       const int64_t at = (img * out_ch + row0) * positions + pos;
-      for (int r = 0; r < rows; ++r) put(at + r * positions, row0 + r, acc[j * ld + r]);
+      column(at, row0, rows, acc + j * ld);
       if (++pos == positions) pos = 0, ++img;
     }
+  });
+}
+
+// The same, put(index, row, acc) for every output element.
+template <class Put>
+void run_layer(const IntLayerPlan& plan, const Codes& x, int64_t positions, const Put& put) {
+  run_layer_columns(plan, x, positions, [&](int64_t at, int64_t row0, int rows, const int32_t* acc) {
+    for (int r = 0; r < rows; ++r) put(at + r * positions, row0 + r, acc[r]);
   });
 }
 
@@ -48,14 +57,16 @@ std::shared_ptr<Codes> new_codes(const Shape& shape, const IntCodesGrid& grid) {
 
 IntStep requant_step(const IntLayerPlan& plan, int in, int out, std::vector<ChannelRequant> req,
                      IntCodesGrid grid, int lo, int hi) {
+  const RequantArrays arrays = requant_arrays(req);
+  const bool vector = plan.packed->isa == IntIsa::Avx512Vnni && int_avx512dq_supported();
   return [=](IntEngine::Env& env) {
     const Codes& x = *env[size_t(in)].codes;
     auto y = new_codes(layer_out_shape(plan, x), grid);
     const int64_t positions = shape_numel(y->shape) / (y->shape[0] * plan.packed->out_ch);
     uint8_t* yd = y->data.data();
     const int z = grid.zero_point;
-    run_layer(plan, x, positions, [&](int64_t at, int64_t o, int32_t acc) {
-      yd[at] = requantize_value(acc, req[size_t(o)], z, lo, hi);
+    run_layer_columns(plan, x, positions, [&](int64_t at, int64_t row0, int rows, const int32_t* acc) {
+      requantize_channels(acc, rows, arrays, row0, z, lo, hi, yd + at, positions, vector);
     });
     env[size_t(out)].codes = y;
   };

@@ -1,9 +1,11 @@
 // The integer engine's non-layer steps (deploy/int_code_steps.h) against the float ops they
 // replace: ReLU + quantize against relu then the quantizer's formula, max pooling of codes
-// against max_pool2d of the dequantized codes then the next quantizer, on odd shapes.
+// against max_pool2d of the dequantized codes then the next quantizer, on odd shapes; the residual
+// step against the steps one by one; the vectorized requantization against the scalar one.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "core/rng.h"
@@ -95,5 +97,24 @@ TEST_CASE("int layer steps: conv + residual + ReLU + quantize equals the steps o
       const Tensor sum = add(env[3].f, b);
       CHECK(env[4].codes->data == reference_codes(with_relu ? relu(sum) : sum, grid));
     }
+  }
+}
+
+TEST_CASE("int kernels: requantize_channels (AVX-512 and scalar) equals requantize_value") {
+  Rng rng(9);
+  const int rows = 29;  // three vectors of eight and a tail
+  std::vector<ChannelRequant> req(size_t(rows + 3));
+  for (size_t o = 0; o < req.size(); ++o)
+    REQUIRE(make_requant(1e-4 * double(1 + (rng.next_u64() % 50000)), double(int(rng.next_u64() % 400)) - 200.0, &req[o]));
+  const RequantArrays arrays = requant_arrays(req);
+  std::vector<int32_t> acc(static_cast<size_t>(rows));
+  for (auto& a : acc) a = int32_t(rng.next_u64() % 4000001) - 2000000;
+  acc[0] = INT32_MIN + 1, acc[1] = INT32_MAX;
+  const int64_t stride = 5;
+  for (bool vector : {false, true}) {
+    if (vector && !int_avx512dq_supported()) continue;
+    std::vector<uint8_t> out(size_t(rows * stride), 0);
+    requantize_channels(acc.data(), rows, arrays, 3, 6, 4, 250, out.data(), stride, vector);
+    for (int r = 0; r < rows; ++r) CHECK(out[size_t(r * stride)] == requantize_value(acc[size_t(r)], req[size_t(r + 3)], 6, 4, 250));
   }
 }
