@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
-#include "data/loader.h"
 #include "models/layers.h"
+#include "train/trainer.h"
 
 namespace nwq {
 
@@ -15,14 +15,8 @@ int64_t compute_precise_bn_stats(Module& model, const Dataset& train,
   std::vector<BatchNorm2d*> bns;
   for (auto& [name, m] : model.named_modules())
     if (auto* bn = dynamic_cast<BatchNorm2d*>(m)) bns.push_back(bn);
-  LoaderOptions lo;
-  lo.batch_size = options.batch;
-  lo.shuffle = true;
-  lo.drop_last = true;
-  lo.seed = options.seed;
-  lo.workers = options.workers;
-  lo.limit = options.images;
-  DataLoader loader(train, lo);
+  DataLoader loader(train, training_loader_options(options.batch, options.seed, options.workers,
+                                                   options.images));
   const int64_t batches = loader.num_batches();
   NWQ_CHECK(batches > 0, "precise BN: ", options.images, " images (of ", train.size(),
             ") do not fill one batch of ", options.batch);

@@ -91,17 +91,31 @@ static EpochStats train_one_epoch(Module& model, const DataLoader& loader, Optim
   return s;
 }
 
+LoaderOptions training_loader_options(int64_t batch, uint64_t seed, int workers, int64_t limit) {
+  LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.shuffle = true;
+  lo.drop_last = true;
+  lo.seed = seed;
+  lo.workers = workers;
+  lo.limit = limit;
+  return lo;
+}
+
+EvalOptions test_eval_options(const TrainOptions& options) {
+  EvalOptions eo;
+  eo.device = options.device;
+  eo.workers = options.workers;
+  eo.progress = options.progress;
+  eo.limit = options.eval_limit;
+  return eo;
+}
+
 std::vector<EpochStats> train_classifier(Module& model, const Dataset& train, const Dataset* test,
                                          const TrainOptions& options,
                                          const std::function<void(const EpochStats&)>& on_epoch) {
-  LoaderOptions lo;
-  lo.batch_size = options.batch;
-  lo.shuffle = true;
-  lo.drop_last = true;
-  lo.seed = options.seed;
-  lo.workers = options.workers;
-  lo.limit = options.limit;
-  DataLoader loader(train, lo);
+  DataLoader loader(train, training_loader_options(options.batch, options.seed, options.workers,
+                                                   options.limit));
   NWQ_CHECK(loader.num_batches() > 0, "train: fewer training images (", loader.num_samples(),
             ") than one batch (", options.batch, ")");
   int64_t total = options.epochs * loader.num_batches();
@@ -112,14 +126,7 @@ std::vector<EpochStats> train_classifier(Module& model, const Dataset& train, co
   std::vector<EpochStats> history;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     EpochStats s = train_one_epoch(model, loader, opt, schedule, epoch, options);
-    if (test) {
-      EvalOptions eo;
-      eo.device = options.device;
-      eo.workers = options.workers;
-      eo.progress = options.progress;
-      eo.limit = options.eval_limit;
-      s.test = evaluate(model, *test, eo);
-    }
+    if (test) s.test = evaluate(model, *test, test_eval_options(options));
     history.push_back(s);
     if (on_epoch) on_epoch(s);
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "models/module.h"
 
 namespace nwq {
@@ -51,6 +52,12 @@ struct EpochStats {
   double train_loss = 0, train_top1 = 0, lr = 0, seconds = 0;
   EvalResult test;  // empty when no test set is given
 };
+
+// The loader of training passes: shuffled by `seed`, whole batches only, the first `limit`
+// images of each epoch's order (-1: all). Training and precise BN (train/precise_bn.h) read it.
+LoaderOptions training_loader_options(int64_t batch, uint64_t seed, int workers, int64_t limit);
+// The per-epoch test evaluation of a training run (its device, workers, progress, eval_limit).
+EvalOptions test_eval_options(const TrainOptions& options);
 
 // Trains in place; `on_epoch` (may be empty) is called after each epoch.
 std::vector<EpochStats> train_classifier(Module& model, const Dataset& train, const Dataset* test,

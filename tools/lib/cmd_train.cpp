@@ -106,11 +106,7 @@ int cmd_train(const std::vector<std::string>& args) {
     });
   double seconds = 0;
   for (const EpochStats& s : history) seconds += s.seconds + s.test.seconds;
-  EvalOptions eo;
-  eo.device = o.device;
-  eo.workers = o.workers;
-  eo.progress = o.progress;
-  eo.limit = o.eval_limit;
+  const EvalOptions eo = test_eval_options(o);
   const int64_t precise = a.get_int("--precise-bn", 0, INT64_MAX);
   int64_t precise_used = 0;
   if (precise > 0) {
